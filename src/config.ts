@@ -1,0 +1,204 @@
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every setting comes from the environment (and `.env` when present). The names are a contract with
+ * deployments and docs: rename nothing without a migration note in the README.
+ */
+
+const emptyAsUndefined = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const optionalString = z.preprocess(emptyAsUndefined, z.string().trim().optional());
+const optionalUrl = z.preprocess(emptyAsUndefined, z.url({ error: 'must be an http(s) URL' }).optional());
+const int = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ error: `must be a whole number from ${min} to ${max}` })
+      .int({ error: `must be a whole number from ${min} to ${max}` })
+      .min(min, { error: `must be a whole number from ${min} to ${max}` })
+      .max(max, { error: `must be a whole number from ${min} to ${max}` })
+      .default(fallback),
+  );
+const flag = (fallback: boolean) =>
+  z.preprocess(
+    (value) => {
+      const v = emptyAsUndefined(value);
+      if (typeof v !== 'string') return v;
+      if (/^(1|true|yes|on)$/i.test(v)) return true;
+      if (/^(0|false|no|off)$/i.test(v)) return false;
+      return v;
+    },
+    z.boolean({ error: 'must be true or false' }).default(fallback),
+  );
+const csv = z.preprocess(
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean)
+      : value,
+  z.array(z.string()).default([]),
+);
+
+export const configSchema = z
+  .object({
+    REDIS_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' })
+        .default('redis://127.0.0.1:6379'),
+    ),
+    KINEMA_PREFIX: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[\w{}.-]+$/, { error: 'must be letters, digits, _ - . or a {hash-tag}' })
+        .default('kinema'),
+    ),
+    KINEMA_ROLE: z.preprocess(
+      emptyAsUndefined,
+      z.enum(['bot', 'worker', 'all'], { error: 'must be bot, worker or all' }).default('all'),
+    ),
+    WORKER_CONCURRENCY: int(1, 64, 2),
+    BACKEND: z.preprocess(
+      emptyAsUndefined,
+      z.enum(['inference', 'comfyui'], { error: 'must be inference or comfyui' }).default('inference'),
+    ),
+    INFERENCE_API_KEY: optionalString,
+    INFERENCE_API_URL: z.preprocess(
+      emptyAsUndefined,
+      z.url({ error: 'must be an http(s) URL' }).default('https://api.inference.sh'),
+    ),
+    INFERENCE_APP: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[\w-]+\/[\w.-]+(@[\w.-]+)?$/, { error: 'must be namespace/name, e.g. infsh/wan2-1-i2v' })
+        .default('infsh/wan2-1-i2v'),
+    ),
+    /** Hosts the inference.sh backend may download results from (besides the API host). */
+    INFERENCE_OUTPUT_HOSTS: csv,
+    COMFYUI_URL: csv,
+    COMFYUI_WORKFLOW: optionalString,
+    COMFYUI_FLF_WORKFLOW: optionalString,
+    DISCORD_TOKEN: optionalString,
+    DISCORD_APPLICATION_ID: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^\d{5,25}$/, { error: 'must be the numeric application id' })
+        .optional(),
+    ),
+    DISCORD_GUILD_ID: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^\d{5,25}$/, { error: 'must be a numeric guild id' })
+        .optional(),
+    ),
+    DISCORD_API_URL: optionalUrl,
+    SLACK_BOT_TOKEN: optionalString,
+    SLACK_SIGNING_SECRET: optionalString,
+    SLACK_APP_TOKEN: optionalString,
+    SLACK_API_URL: optionalUrl,
+    HTTP_PORT: int(0, 65535, 3000),
+    LOG_LEVEL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+          error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+        })
+        .default('info'),
+    ),
+    /** How long stored input images and results are kept, so reruns days later still work. */
+    STORAGE_TTL_DAYS: int(1, 365, 30),
+    /** Largest input image accepted, in bytes. */
+    MAX_INPUT_BYTES: int(1024, 200 * 1024 * 1024, 25 * 1024 * 1024),
+    /** Largest result video fetched from a backend, in bytes. */
+    MAX_OUTPUT_BYTES: int(1024, 4 * 1024 * 1024 * 1024, 512 * 1024 * 1024),
+    JOB_ATTEMPTS: int(1, 20, 4),
+    SHUTDOWN_GRACE_SECONDS: int(0, 3600, 25),
+    /** When a submission's outcome is unknown, submit again anyway (may bill twice). */
+    RESUBMIT_AMBIGUOUS: flag(false),
+    MAX_ACTIVE_PER_USER: int(1, 100, 2),
+    MAX_QUEUED_PER_USER: int(0, 1000, 5),
+  })
+  .superRefine((config, ctx) => {
+    const needsBackend = config.KINEMA_ROLE !== 'bot';
+    if (needsBackend && config.BACKEND === 'inference' && !config.INFERENCE_API_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['INFERENCE_API_KEY'],
+        message: 'is required when BACKEND=inference (an inference.sh key, starts with inf_)',
+      });
+    }
+    if (needsBackend && config.BACKEND === 'comfyui' && config.COMFYUI_URL.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['COMFYUI_URL'],
+        message: 'is required when BACKEND=comfyui (comma-separated http://host:8188 URLs)',
+      });
+    }
+    for (const url of config.COMFYUI_URL) {
+      if (!/^https?:\/\/[^\s]+$/.test(url)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['COMFYUI_URL'],
+          message: `has "${url}", which is not an http(s) URL`,
+        });
+      }
+    }
+    if (config.DISCORD_TOKEN && !config.DISCORD_APPLICATION_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DISCORD_APPLICATION_ID'],
+        message: 'is required when DISCORD_TOKEN is set (Developer Portal → General Information)',
+      });
+    }
+    if (config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message: 'is required for the HTTP receiver when SLACK_APP_TOKEN (Socket Mode) is not set',
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Kinema cannot start; fix these settings (environment or .env):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; never echoes a value, so secrets stay out of the message. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const result = configSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(configuration)';
+    return `${name} ${issue.message}`;
+  });
+  throw new ConfigError(problems);
+}
+
+/** Reads `.env` into process.env (variables already set win), then parses. */
+export function loadConfig(envFile = '.env'): Config {
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  return parseConfig(process.env);
+}
+
+export const SECRET_SETTINGS = [
+  'INFERENCE_API_KEY',
+  'DISCORD_TOKEN',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+] as const;

@@ -1,0 +1,84 @@
+import type { GenerationRequest } from './request.js';
+
+/** Who asked, in platform-neutral terms. */
+export interface Requester {
+  platform: string;
+  userId: string;
+  displayName?: string;
+  /** Guild, workspace or other scope the per-user caps are counted in. */
+  scopeId?: string;
+}
+
+/**
+ * Where to report, as an opaque record only the platform adapter that wrote it reads
+ * (e.g. Discord channel and guild, Slack channel and thread). The core passes it through.
+ */
+export type ReportTarget = { platform: string } & Record<string, string | number | boolean | undefined>;
+
+/** The remote task of a job, saved the moment it exists so a re-run re-attaches instead of paying twice. */
+export interface RemoteTaskRef {
+  backend: string;
+  /** `submitting` is written before the request goes out; a stored `taskId` means the task exists. */
+  state: 'submitting' | 'submitted';
+  taskId?: string;
+  /** Which server of a pool runs it (self-hosted backends). */
+  server?: string;
+  submittedAt: number;
+}
+
+export interface GenerationJobData {
+  request: GenerationRequest;
+  requester: Requester;
+  reportTo: ReportTarget;
+  /** Name of the queue that takes the finished outcome to the chat platform, if any. */
+  deliverVia?: string;
+  parentJobId?: string;
+  createdAt: number;
+  notes: string[];
+  remote?: RemoteTaskRef;
+}
+
+export const PHASES = ['queued', 'uploading', 'submitted', 'running', 'encoding', 'delivering'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface JobProgress {
+  phase: Phase;
+  /** 0-100 when known; never goes backwards within a run. */
+  percent?: number;
+  /** Epoch ms when the video is expected. */
+  etaAt?: number;
+  /** A short human line from the backend, e.g. "loading the model" or "step 12/30". */
+  detail?: string;
+  /** Position among jobs waiting at the backend (self-hosted queues report this). */
+  backendQueuePosition?: number;
+  taskId?: string;
+  updatedAt: number;
+}
+
+export interface VideoResult {
+  /** Key of the stored mp4 (H.264, yuv420p, faststart). */
+  videoKey: string;
+  bytes: number;
+  durationSeconds?: number;
+  width?: number;
+  height?: number;
+  seed: number;
+  model: string;
+  taskId?: string;
+  renderMs: number;
+  notes: string[];
+}
+
+export type JobOutcome =
+  | { kind: 'succeeded'; result: VideoResult }
+  | { kind: 'failed'; message: string; notes: string[] }
+  | { kind: 'cancelled'; by?: string };
+
+export interface DeliveryJobData {
+  jobId: string;
+  outcome: JobOutcome;
+  request: GenerationRequest;
+  requester: Requester;
+  reportTo: ReportTarget;
+  parentJobId?: string;
+}
