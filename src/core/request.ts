@@ -508,3 +508,19 @@ export function defaultSettings(): Omit<GenerationSettings, 'prompt'> {
   }
   return out as Omit<GenerationSettings, 'prompt'>;
 }
+
+/** Turns validated settings and stored images into the request a job carries. */
+export function finaliseRequest(
+  settings: GenerationSettings,
+  images: { input_image: StoredImage; end_frame?: StoredImage },
+  defaultModel: ModelId,
+  random: () => number = Math.random,
+): GenerationRequest {
+  return {
+    ...settings,
+    model: settings.model ?? defaultModel,
+    seed: resolveSeed(settings.seed, random),
+    input_image: images.input_image,
+    ...(images.end_frame ? { end_frame: images.end_frame } : {}),
+  };
+}

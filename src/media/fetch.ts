@@ -1,0 +1,183 @@
+import { type Dispatcher, request } from 'undici';
+import { TransientError, UserFacingError } from '../core/errors.js';
+import { formatBytes } from './image.js';
+
+/**
+ * Bounded downloads of chat attachments: only from allowed hosts (checked again after each
+ * redirect), never more than `maxBytes` (refused from Content-Length, aborted while counting), and
+ * never longer than `timeoutMs` in total.
+ */
+
+export interface FetchBoundedOptions {
+  /**
+   * Hosts that may be contacted: `cdn.discordapp.com` (that host name, any port),
+   * `127.0.0.1:8080` (that host and port), or `.slack.com` (any subdomain of slack.com).
+   */
+  allowedHosts: readonly string[];
+  maxBytes: number;
+  /** Budget for the whole download, redirects and body included. */
+  timeoutMs: number;
+  /** Sent to the first host and to redirects on the same origin only (a token never leaks elsewhere). */
+  headers?: Record<string, string>;
+  /** Redirects to follow before giving up. Default 5. */
+  maxRedirects?: number;
+  /** Words for messages, default "the image": "the image is larger than 25 MiB". */
+  label?: string;
+  /** Custom undici dispatcher (proxies, tests). */
+  dispatcher?: Dispatcher;
+}
+
+export interface FetchedBytes {
+  bytes: Buffer;
+  contentType?: string;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Whether `url`'s host is allowed by an entry list (see FetchBoundedOptions.allowedHosts). */
+export function isHostAllowed(url: URL, allowedHosts: readonly string[]): boolean {
+  const hostname = url.hostname.toLowerCase();
+  const host = url.host.toLowerCase();
+  return allowedHosts.some((raw) => {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) return false;
+    if (entry.startsWith('.')) return hostname.endsWith(entry) && hostname.length > entry.length;
+    return entry === hostname || entry === host;
+  });
+}
+
+function parseUrl(raw: string | URL, base?: URL): URL {
+  let url: URL;
+  try {
+    url = new URL(raw, base);
+  } catch {
+    throw new UserFacingError('that is not a valid link');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UserFacingError(
+      `only http and https links can be downloaded (got ${url.protocol.replace(/:$/, '')})`,
+    );
+  }
+  if (url.username || url.password)
+    throw new UserFacingError('links with a user name or password are not allowed');
+  return url;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Downloads `url` into memory within the limits; see FetchBoundedOptions. */
+export async function fetchBounded(url: string | URL, options: FetchBoundedOptions): Promise<FetchedBytes> {
+  const label = options.label ?? 'the image';
+  const maxRedirects = options.maxRedirects ?? 5;
+  const tooLarge = () => new UserFacingError(`${label} is larger than ${formatBytes(options.maxBytes)}`);
+  const timedOutError = (cause?: unknown) =>
+    new UserFacingError(`${label} could not be downloaded in time`, { cause });
+
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`download timed out after ${options.timeoutMs} ms`));
+  }, options.timeoutMs);
+
+  const first = parseUrl(url);
+  let current = first;
+  try {
+    for (let redirects = 0; ; redirects++) {
+      if (!isHostAllowed(current, options.allowedHosts)) {
+        throw new UserFacingError(`the link points to ${current.host}, which is not an allowed host`);
+      }
+      const sameOrigin = current.origin === first.origin;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(current, {
+          method: 'GET',
+          headers: sameOrigin ? options.headers : undefined,
+          signal: controller.signal,
+          dispatcher: options.dispatcher,
+        });
+      } catch (error) {
+        if (timedOut) throw timedOutError(error);
+        throw new TransientError(
+          `${label} could not be downloaded (${describeNetworkError(error)})`,
+          undefined,
+          {
+            cause: error,
+          },
+        );
+      }
+      const { statusCode, headers, body } = response;
+
+      if (REDIRECTS.has(statusCode)) {
+        await body.dump().catch(() => undefined);
+        const location = headerValue(headers.location);
+        if (!location)
+          throw new UserFacingError(`${label} could not be downloaded (a redirect without a target)`);
+        if (redirects >= maxRedirects)
+          throw new UserFacingError(`${label} could not be downloaded (too many redirects)`);
+        current = parseUrl(location, current);
+        continue;
+      }
+      if (statusCode < 200 || statusCode >= 300) {
+        await body.dump().catch(() => undefined);
+        if (statusCode === 429 || statusCode >= 500) {
+          const retryAfter = Number(headerValue(headers['retry-after']));
+          throw new TransientError(
+            `${label} could not be downloaded (the server answered ${statusCode})`,
+            Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
+          );
+        }
+        const hint =
+          statusCode === 403 || statusCode === 404 || statusCode === 410 ? '; the link may have expired' : '';
+        throw new UserFacingError(
+          `${label} could not be downloaded (the server answered ${statusCode}${hint})`,
+        );
+      }
+
+      const declared = Number(headerValue(headers['content-length']));
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        body.destroy();
+        throw tooLarge();
+      }
+
+      const chunks: Buffer[] = [];
+      let received = 0;
+      try {
+        for await (const chunk of body) {
+          const buffer = chunk as Buffer;
+          received += buffer.length;
+          if (received > options.maxBytes) {
+            body.destroy();
+            throw tooLarge();
+          }
+          chunks.push(buffer);
+        }
+      } catch (error) {
+        if (error instanceof UserFacingError) throw error;
+        if (timedOut) throw timedOutError(error);
+        throw new TransientError(
+          `${label} could not be downloaded (${describeNetworkError(error)})`,
+          undefined,
+          {
+            cause: error,
+          },
+        );
+      }
+      const contentType = headerValue(headers['content-type']);
+      return { bytes: Buffer.concat(chunks, received), ...(contentType ? { contentType } : {}) };
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeNetworkError(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 'ECONNREFUSED') return 'the connection was refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'the host name could not be resolved';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was closed';
+  if (typeof code === 'string') return `network error ${code}`;
+  return 'network error';
+}

@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import type { VideoBackend } from './backends/backend.js';
+import type { Logger } from './log.js';
+import { CancelBroadcast, type CancelRequest, type CancelResult } from './queue/cancel.js';
+import { redisConnection } from './queue/connection.js';
+import { Deliveries } from './queue/delivery.js';
+import { GenerationQueue } from './queue/generation-queue.js';
+import {
+  GenerationWorker,
+  type GenerationWorkerOptions,
+  type VideoPreparer,
+} from './queue/generation-worker.js';
+import { BlobStore } from './storage/blobs.js';
+import { InputStore } from './storage/inputs.js';
+
+export interface PipelineOptions {
+  redisUrl: string;
+  prefix: string;
+  storageTtlSeconds?: number;
+  attempts?: number;
+  backoffMs?: number;
+  log: Logger;
+}
+
+/**
+ * The shared pieces every role needs (queue, storage, deliveries, cancel), wired once. The worker
+ * is added only where a backend runs.
+ */
+export class Pipeline {
+  readonly connection: Redis;
+  readonly blobs: BlobStore;
+  readonly inputs: InputStore;
+  readonly queue: GenerationQueue;
+  readonly deliveries: Deliveries;
+  readonly cancels: CancelBroadcast;
+  private workers: GenerationWorker[] = [];
+  private extraConnections: Redis[] = [];
+
+  constructor(readonly options: PipelineOptions) {
+    this.connection = redisConnection(options.redisUrl, 'main');
+    this.connection.on('error', (error) => options.log.warn({ err: error }, 'redis connection problem'));
+    const ttl = options.storageTtlSeconds ?? 30 * 24 * 3600;
+    this.blobs = new BlobStore(this.connection, { prefix: options.prefix, ttlSeconds: ttl });
+    this.inputs = new InputStore(this.blobs);
+    this.queue = new GenerationQueue(this.connection, {
+      prefix: options.prefix,
+      attempts: options.attempts,
+      backoffMs: options.backoffMs,
+      recordTtlSeconds: ttl,
+    });
+    this.deliveries = new Deliveries(this.connection, options.prefix);
+    this.cancels = new CancelBroadcast(this.connection, options.prefix);
+  }
+
+  async startWorker(
+    backend: VideoBackend,
+    prepareVideo: VideoPreparer,
+    options: Omit<GenerationWorkerOptions, 'prefix'> = {},
+  ): Promise<GenerationWorker> {
+    const connection = redisConnection(this.options.redisUrl, 'worker');
+    this.extraConnections.push(connection);
+    const worker = new GenerationWorker(
+      {
+        connection,
+        backend,
+        inputs: this.inputs,
+        results: this.blobs,
+        deliveries: this.deliveries,
+        cancels: new CancelBroadcast(this.connection, this.options.prefix),
+        prepareVideo,
+        log: this.options.log,
+      },
+      { ...options, prefix: this.options.prefix },
+    );
+    await worker.start();
+    this.workers.push(worker);
+    return worker;
+  }
+
+  cancel(request: CancelRequest): Promise<CancelResult> {
+    return this.cancels.request(this.queue, this.deliveries, request);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.close()));
+    await this.queue.close();
+    await this.deliveries.close();
+    await this.cancels.close();
+    await Promise.all(
+      [...this.extraConnections, this.connection].map((connection) =>
+        connection.quit().catch(() => undefined),
+      ),
+    );
+  }
+}

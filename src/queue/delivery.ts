@@ -1,0 +1,78 @@
+import { type Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DeliveryJobData, GenerationJobData, JobOutcome } from '../core/job.js';
+import type { Logger } from '../log.js';
+
+/**
+ * Outcomes travel from whichever worker finished a job to the bot process that owns the chat
+ * connection, on a queue per platform. A queue rather than an event: a bot that is restarting
+ * when a video finishes still posts it when it comes back.
+ */
+export class Deliveries {
+  private readonly queues = new Map<string, Queue<DeliveryJobData>>();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private queue(name: string) {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue<DeliveryJobData>(name, { connection: this.connection, prefix: this.prefix });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Idempotent per job: a job that finishes twice (stall, retry) is delivered once. */
+  async send(jobId: string, data: GenerationJobData, outcome: JobOutcome): Promise<void> {
+    if (!data.deliverVia) return;
+    const keep = { age: 7 * 24 * 3600, count: 5_000 };
+    await this.queue(data.deliverVia).add(
+      outcome.kind,
+      {
+        jobId,
+        outcome,
+        request: data.request,
+        requester: data.requester,
+        reportTo: data.reportTo,
+        parentJobId: data.parentJobId,
+      },
+      {
+        jobId: `deliver-${jobId}`,
+        attempts: 8,
+        backoff: { type: 'exponential', delay: 2_000 },
+        removeOnComplete: keep,
+        removeOnFail: keep,
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+  }
+}
+
+export type DeliveryHandler = (delivery: DeliveryJobData, job: Job<DeliveryJobData>) => Promise<void>;
+
+/** Runs in the bot process: posts each outcome with the platform's reporter. */
+export class DeliveryWorker {
+  private readonly worker: Worker<DeliveryJobData>;
+
+  constructor(connection: Redis, prefix: string, queueName: string, handler: DeliveryHandler, log: Logger) {
+    this.worker = new Worker<DeliveryJobData>(queueName, (job) => handler(job.data, job), {
+      connection,
+      prefix,
+      concurrency: 4,
+    });
+    this.worker.on('failed', (job, error) =>
+      log.warn({ err: error, jobId: job?.data.jobId, attempt: job?.attemptsMade }, 'delivery failed'),
+    );
+    this.worker.on('error', (error) => log.error({ err: error }, 'delivery worker error'));
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+  }
+}

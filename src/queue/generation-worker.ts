@@ -1,0 +1,321 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { BackendOutput, BackendProgress, VideoBackend } from '../backends/backend.js';
+import { AmbiguousSubmitError, CancelledError, isPermanent, TransientError } from '../core/errors.js';
+import type { GenerationJobData, JobProgress, RemoteTaskRef, VideoResult } from '../core/job.js';
+import { type Logger, redactText } from '../log.js';
+import type { BlobStore } from '../storage/blobs.js';
+import type { InputStore } from '../storage/inputs.js';
+import type { CancelBroadcast } from './cancel.js';
+import { GENERATE_QUEUE } from './connection.js';
+import type { Deliveries } from './delivery.js';
+
+/** What the worker needs to know of a finished file; `media/video.ts` provides the real one. */
+export interface PreparedVideo {
+  bytes: number;
+  durationSeconds?: number;
+  width?: number;
+  height?: number;
+}
+export type VideoPreparer = (inputPath: string, outputPath: string) => Promise<PreparedVideo>;
+
+export interface GenerationWorkerOptions {
+  prefix: string;
+  concurrency?: number;
+  /** Lock and stall timings; the defaults are BullMQ's, tests shorten them. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  /** A crash counts as a stall; several in a row still re-attach instead of failing the job. */
+  maxStalledCount?: number;
+  /** Submit again after an interrupted submission (the first may have been billed). */
+  resubmitAmbiguous?: boolean;
+  /** Least time between two progress writes of one job, unless the phase changes. */
+  progressIntervalMs?: number;
+  /** Active jobs get this long to finish on shutdown, then are handed to another worker. */
+  shutdownGraceMs?: number;
+  tmpDir?: string;
+}
+
+export interface GenerationWorkerDeps {
+  connection: Redis;
+  backend: VideoBackend;
+  inputs: InputStore;
+  results: BlobStore;
+  deliveries: Deliveries;
+  cancels: CancelBroadcast;
+  prepareVideo: VideoPreparer;
+  log: Logger;
+}
+
+type AbortReason = { kind: 'cancel'; by?: string } | { kind: 'shutdown' };
+
+const isAbortReason = (value: unknown): value is AbortReason =>
+  typeof value === 'object' && value !== null && 'kind' in value;
+
+/**
+ * Runs generation jobs: submit (or re-attach), follow, download, prepare, store, hand to delivery.
+ * The remote task id is persisted the moment it exists; a job re-run after a crash never pays twice.
+ */
+export class GenerationWorker {
+  readonly worker: Worker<GenerationJobData, VideoResult>;
+  private readonly opts: Required<Omit<GenerationWorkerOptions, 'tmpDir'>> & { tmpDir: string };
+  private closing?: Promise<void>;
+
+  constructor(
+    private readonly deps: GenerationWorkerDeps,
+    options: GenerationWorkerOptions,
+  ) {
+    this.opts = {
+      concurrency: 2,
+      lockDurationMs: 30_000,
+      stalledIntervalMs: 30_000,
+      maxStalledCount: 5,
+      resubmitAmbiguous: false,
+      progressIntervalMs: 1_000,
+      shutdownGraceMs: 25_000,
+      tmpDir: tmpdir(),
+      ...options,
+    };
+    this.worker = new Worker<GenerationJobData, VideoResult>(
+      GENERATE_QUEUE,
+      (job, token, signal) => this.process(job, token, signal),
+      {
+        connection: deps.connection,
+        prefix: this.opts.prefix,
+        concurrency: this.opts.concurrency,
+        lockDuration: this.opts.lockDurationMs,
+        stalledInterval: this.opts.stalledIntervalMs,
+        maxStalledCount: this.opts.maxStalledCount,
+        autorun: false,
+      },
+    );
+    this.worker.on('error', (error) => deps.log.error({ err: error }, 'worker error'));
+    this.worker.on('failed', (job, error) => {
+      if (job) void this.onFailed(job, error);
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.deps.cancels.listen(({ jobId, by }) => {
+      this.worker.cancelJob(jobId, { kind: 'cancel', by } satisfies AbortReason as never);
+    });
+    void this.worker.run();
+    await this.worker.waitUntilReady();
+  }
+
+  private async process(
+    job: Job<GenerationJobData, VideoResult>,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<VideoResult> {
+    const jobId = job.id!;
+    const log = this.deps.log.child({ jobId, attempt: job.attemptsMade + 1 });
+    const abort = signal ?? new AbortController().signal;
+    const progress = new ProgressWriter(job, this.opts.progressIntervalMs);
+    const started = Date.now();
+    let remote = job.data.remote;
+    const notes = [...job.data.notes, ...this.deps.backend.describeIgnored(job.data.request)];
+    const backendJob = { jobId, request: job.data.request, inputs: this.deps.inputs, log };
+
+    try {
+      const cancelledBy = await this.deps.cancels.requestedBy(jobId);
+      if (cancelledBy) throw new CancelledError(cancelledBy);
+
+      if (remote?.taskId && remote.state === 'submitted') {
+        log.info({ taskId: remote.taskId }, 're-attaching to the remote task');
+        await progress.write({ phase: 'running', detail: 'resuming', taskId: remote.taskId }, true);
+      } else if (remote?.state === 'submitting' && !remote.taskId && !this.opts.resubmitAmbiguous) {
+        throw new AmbiguousSubmitError(
+          'the worker stopped while submitting this job, so a paid task may already exist; it was not submitted again. Rerun it if no video arrives.',
+        );
+      } else if (remote?.state === 'submitting' && remote.taskId) {
+        // The backend chose the id before submitting (ComfyUI); following it finds or re-creates it.
+        log.info({ taskId: remote.taskId }, 'resuming an interrupted submission by its client-chosen id');
+      } else {
+        await progress.write({ phase: 'uploading' }, true);
+        try {
+          remote = await this.deps.backend.submit(
+            backendJob,
+            {
+              persist: async (ref) => {
+                remote = ref;
+                await job.updateData({ ...job.data, remote: ref });
+              },
+              progress: (update) => void progress.fromBackend(update),
+            },
+            abort,
+          );
+        } catch (error) {
+          // Any error but an ambiguous one means the backend is sure no task exists: a retry may submit.
+          if (!(error instanceof AmbiguousSubmitError) && remote?.state === 'submitting' && !remote.taskId) {
+            remote = undefined;
+            await job.updateData({ ...job.data, remote: undefined });
+          }
+          throw error;
+        }
+        log.info({ taskId: remote.taskId }, 'submitted');
+      }
+      if (!remote?.taskId) throw new Error('the backend returned no task id');
+      const ref: RemoteTaskRef = remote;
+      // A cancel that arrived while submitting must still stop the task it created.
+      if (await this.deps.cancels.requestedBy(jobId))
+        throw new CancelledError(await this.deps.cancels.requestedBy(jobId));
+
+      let output: BackendOutput | undefined;
+      for await (const event of this.deps.backend.follow(ref, backendJob, abort)) {
+        if (event.type === 'progress') await progress.fromBackend({ ...event.progress });
+        else output = event.output;
+      }
+      if (!output) throw new TransientError('the backend finished without a video');
+      await progress.write({ phase: 'encoding', percent: 99, detail: 'preparing the video' }, true);
+      const prepared = await this.storeResult(jobId, output, abort);
+      const result: VideoResult = {
+        videoKey: `result-${jobId}`,
+        bytes: prepared.bytes,
+        durationSeconds: prepared.durationSeconds,
+        width: prepared.width,
+        height: prepared.height,
+        seed: job.data.request.seed,
+        model: job.data.request.model,
+        taskId: ref.taskId,
+        renderMs: Date.now() - (ref.submittedAt || started),
+        notes,
+      };
+      await progress.write({ phase: 'delivering', percent: 100 }, true);
+      await this.deps.deliveries.send(jobId, job.data, { kind: 'succeeded', result });
+      return result;
+    } catch (error) {
+      progress.stop();
+      const reason = abort.aborted && isAbortReason(abort.reason) ? abort.reason : undefined;
+      if (reason?.kind === 'shutdown' && token) {
+        // Hand the job back at once; the next worker re-attaches by the stored task id.
+        log.info('shutting down: handing the job to another worker');
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+      if (reason?.kind === 'cancel' || error instanceof CancelledError) {
+        const by = reason?.kind === 'cancel' ? reason.by : (error as CancelledError).by;
+        if (remote?.taskId) {
+          await this.deps.backend
+            .cancel(remote, log)
+            .catch((cancelError) => log.warn({ err: cancelError }, 'could not cancel the remote task'));
+        }
+        await this.deps.deliveries.send(jobId, job.data, { kind: 'cancelled', by });
+        throw new UnrecoverableError(`cancelled${by ? ` by ${by}` : ''}`);
+      }
+      const message = redactText(error instanceof Error ? error.message : String(error));
+      if (isPermanent(error)) {
+        log.warn({ err: error }, 'job failed');
+        await this.deps.deliveries.send(jobId, job.data, { kind: 'failed', message, notes });
+        throw new UnrecoverableError(message);
+      }
+      log.warn({ err: error }, 'attempt failed; it will be retried if attempts remain');
+      throw error instanceof Error ? error : new Error(message);
+    }
+  }
+
+  /** Streams the backend's file to disk, prepares it for chat, and stores it in chunks. */
+  private async storeResult(jobId: string, output: BackendOutput, signal: AbortSignal) {
+    const dir = await mkdtemp(join(this.opts.tmpDir, 'kinema-'));
+    try {
+      const raw = join(dir, 'raw.mp4');
+      const ready = join(dir, 'ready.mp4');
+      const download = await this.deps.backend.download(output, signal);
+      await pipeline(download.stream, createWriteStream(raw), { signal });
+      const prepared = await this.deps.prepareVideo(raw, ready);
+      await this.deps.results.putStream(`result-${jobId}`, createReadStream(ready), 'video/mp4');
+      return prepared;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Transient failures that used up every attempt, and stalls, still reach the chat. */
+  private async onFailed(job: Job<GenerationJobData, VideoResult>, error: Error): Promise<void> {
+    const attempts = job.opts.attempts ?? 1;
+    if (error.name === 'UnrecoverableError' || error instanceof DelayedError) return;
+    if (job.attemptsMade < attempts) return;
+    const message = redactText(error.message);
+    await this.deps.deliveries
+      .send(job.id!, job.data, {
+        kind: 'failed',
+        message: `the backend kept failing (${message}); try again later`,
+        notes: job.data.notes,
+      })
+      .catch((sendError) => this.deps.log.error({ err: sendError }, 'could not report a failed job'));
+  }
+
+  /** Stops taking jobs; active ones get the grace period, then go back to the queue for another worker. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const closed = this.worker.close();
+      const graceOver = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), this.opts.shutdownGraceMs).unref(),
+      );
+      if ((await Promise.race([closed.then(() => 'closed' as const), graceOver])) === 'timeout') {
+        this.worker.cancelAllJobs({ kind: 'shutdown' } satisfies AbortReason as never);
+        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+      }
+      await this.deps.cancels.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** Writes progress to the job, at most once per interval unless the phase changes; percent never goes back. */
+class ProgressWriter {
+  private last?: JobProgress;
+  private lastWrite = 0;
+  private trailing?: NodeJS.Timeout;
+
+  constructor(
+    private readonly job: Job<GenerationJobData, VideoResult>,
+    private readonly intervalMs: number,
+  ) {}
+
+  fromBackend(update: BackendProgress): Promise<void> {
+    return this.write({ ...update });
+  }
+
+  async write(update: Omit<JobProgress, 'updatedAt'>, force = false): Promise<void> {
+    const previous = this.last;
+    const samePhase = previous?.phase === update.phase;
+    const percent =
+      update.percent === undefined
+        ? samePhase
+          ? previous?.percent
+          : undefined
+        : Math.max(update.percent, samePhase ? (previous?.percent ?? 0) : 0);
+    const next: JobProgress = {
+      ...update,
+      percent,
+      taskId: update.taskId ?? previous?.taskId ?? this.job.data.remote?.taskId,
+      updatedAt: Date.now(),
+    };
+    this.last = next;
+    const now = Date.now();
+    clearTimeout(this.trailing);
+    if (!force && samePhase && now - this.lastWrite < this.intervalMs) {
+      // Throttled, but the latest value still lands once the interval is over.
+      this.trailing = setTimeout(() => void this.flush(next), this.intervalMs - (now - this.lastWrite));
+      this.trailing.unref();
+      return;
+    }
+    await this.flush(next);
+  }
+
+  private async flush(progress: JobProgress): Promise<void> {
+    if (progress !== this.last) return;
+    this.lastWrite = Date.now();
+    await this.job.updateProgress(progress as never).catch(() => undefined);
+  }
+
+  stop(): void {
+    clearTimeout(this.trailing);
+  }
+}

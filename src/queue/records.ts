@@ -1,0 +1,32 @@
+import type { Redis } from 'ioredis';
+import type { GenerationJobData } from '../core/job.js';
+
+export type JobRecord = Pick<
+  GenerationJobData,
+  'request' | 'requester' | 'reportTo' | 'deliverVia' | 'parentJobId'
+>;
+
+/**
+ * What a job asked for, kept after BullMQ has cleaned the job up, so a rerun days later has the
+ * request, the stored image and the owner.
+ */
+export class JobRecords {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  private key(jobId: string) {
+    return `${this.prefix}:record:${jobId}`;
+  }
+
+  async save(jobId: string, record: JobRecord): Promise<void> {
+    await this.redis.set(this.key(jobId), JSON.stringify(record), 'EX', this.ttlSeconds);
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const raw = await this.redis.get(this.key(jobId));
+    return raw ? (JSON.parse(raw) as JobRecord) : undefined;
+  }
+}

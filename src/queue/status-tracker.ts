@@ -1,0 +1,149 @@
+import { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobProgress } from '../core/job.js';
+import type { JobSnapshot } from '../core/status-text.js';
+import type { Logger } from '../log.js';
+import { GENERATE_QUEUE } from './connection.js';
+import type { GenerationQueue } from './generation-queue.js';
+
+/** A platform's way to show a job's status (edit a Discord message, `chat.update` a Slack one). */
+export interface StatusSink {
+  show(snapshot: JobSnapshot): Promise<void>;
+}
+
+export interface StatusTrackerOptions {
+  prefix: string;
+  platform: string;
+  /** Least time between two renders of one job: Discord and Slack both punish fast edits. */
+  minIntervalMs?: number;
+}
+
+/**
+ * Keeps every in-flight job of one platform on screen: listens to queue events from any worker,
+ * builds a snapshot (state, queue position, progress) and hands it to the sink, coalesced per job.
+ * The set of tracked jobs lives in Redis, so a restarted bot picks up where it left off.
+ */
+export class StatusTracker {
+  private readonly events: QueueEvents;
+  private readonly key: string;
+  private readonly minIntervalMs: number;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly lastRender = new Map<string, number>();
+  private readonly running = new Map<string, Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly queue: GenerationQueue,
+    private readonly sink: StatusSink,
+    private readonly log: Logger,
+    options: StatusTrackerOptions,
+  ) {
+    this.key = `${options.prefix}:tracked:${options.platform}`;
+    this.minIntervalMs = options.minIntervalMs ?? 5_000;
+    this.events = new QueueEvents(GENERATE_QUEUE, {
+      connection: connection.duplicate(),
+      prefix: options.prefix,
+    });
+  }
+
+  async start(): Promise<void> {
+    const onJob = ({ jobId }: { jobId: string }) => void this.onJobEvent(jobId);
+    this.events.on('progress', onJob);
+    this.events.on('active', (event) => {
+      void this.onJobEvent(event.jobId);
+      // Someone left the line: everyone behind moved up.
+      void this.refreshWaiting();
+    });
+    this.events.on('removed', () => void this.refreshWaiting());
+    this.events.on('retries-exhausted', onJob);
+    this.events.on('delayed', onJob);
+    this.events.on('waiting', () => void this.refreshWaiting());
+    await this.events.waitUntilReady();
+    for (const jobId of await this.tracked()) this.schedule(jobId);
+  }
+
+  async track(jobId: string): Promise<void> {
+    await this.connection.sadd(this.key, jobId);
+    this.schedule(jobId, true);
+  }
+
+  async untrack(jobId: string): Promise<void> {
+    clearTimeout(this.timers.get(jobId));
+    this.timers.delete(jobId);
+    this.lastRender.delete(jobId);
+    await this.connection.srem(this.key, jobId);
+  }
+
+  async tracked(): Promise<string[]> {
+    return this.connection.smembers(this.key);
+  }
+
+  private async onJobEvent(jobId: string) {
+    if (await this.connection.sismember(this.key, jobId)) this.schedule(jobId);
+  }
+
+  private async refreshWaiting() {
+    for (const jobId of await this.tracked()) this.schedule(jobId);
+  }
+
+  /** At most one render per interval per job; the latest state always lands. */
+  private schedule(jobId: string, now = false) {
+    if (this.closed || this.timers.has(jobId)) return;
+    const since = Date.now() - (this.lastRender.get(jobId) ?? 0);
+    const delay = now ? 0 : Math.max(0, this.minIntervalMs - since);
+    const timer = setTimeout(() => {
+      this.timers.delete(jobId);
+      const previous = this.running.get(jobId) ?? Promise.resolve();
+      const next = previous.then(() => this.render(jobId));
+      this.running.set(jobId, next);
+    }, delay);
+    timer.unref();
+    this.timers.set(jobId, timer);
+  }
+
+  private async render(jobId: string) {
+    if (this.closed) return;
+    this.lastRender.set(jobId, Date.now());
+    try {
+      const snapshot = await this.snapshot(jobId);
+      // Finished jobs are drawn by the delivery, which has the outcome; nothing to do here.
+      if (!snapshot) return;
+      await this.sink.show(snapshot);
+    } catch (error) {
+      this.log.warn({ err: error, jobId }, 'could not update the status message');
+    }
+  }
+
+  async snapshot(jobId: string): Promise<JobSnapshot | undefined> {
+    const job = await this.queue.queue.getJob(jobId);
+    if (!job) return undefined;
+    const state = await job.getState();
+    const base = {
+      jobId,
+      request: job.data.request,
+      requesterName: job.data.requester.displayName,
+      notes: job.data.notes,
+    };
+    const progress =
+      job.progress && typeof job.progress === 'object' ? (job.progress as unknown as JobProgress) : undefined;
+    switch (state) {
+      case 'waiting':
+      case 'prioritized':
+        return { ...base, state: 'waiting', position: await this.queue.position(jobId) };
+      case 'delayed':
+        return { ...base, state: job.attemptsMade > 0 ? 'retrying' : 'waiting' };
+      case 'active':
+        return { ...base, state: 'active', progress };
+      default:
+        return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    await Promise.allSettled(this.running.values());
+    await this.events.close();
+  }
+}

@@ -1,0 +1,179 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+
+/** Test media: small images made with sharp, short mp4s made with ffmpeg's lavfi sources. */
+
+export interface ImageOptions {
+  /** Fill colour, default a mid orange. */
+  background?: { r: number; g: number; b: number; alpha?: number };
+  /** Add an alpha channel. */
+  alpha?: boolean;
+}
+
+function base(width: number, height: number, options: ImageOptions = {}) {
+  const { r, g, b, alpha = 1 } = options.background ?? { r: 230, g: 120, b: 40 };
+  return sharp({
+    create: {
+      width,
+      height,
+      channels: options.alpha ? 4 : 3,
+      background: { r, g, b, alpha },
+    },
+  });
+}
+
+export const makePng = (width: number, height: number, options?: ImageOptions): Promise<Buffer> =>
+  base(width, height, options).png().toBuffer();
+
+/** A JPEG; `orientation` (1–8) writes that EXIF Orientation tag without rotating the pixels. */
+export const makeJpeg = (
+  width: number,
+  height: number,
+  options: ImageOptions & { orientation?: number } = {},
+): Promise<Buffer> => {
+  let image = base(width, height, options).jpeg({ quality: 85 });
+  if (options.orientation) image = image.withMetadata({ orientation: options.orientation });
+  return image.toBuffer();
+};
+
+export const makeWebp = (width: number, height: number, options?: ImageOptions): Promise<Buffer> =>
+  base(width, height, options).webp({ quality: 80 }).toBuffer();
+
+/** A GIF; with `frames` > 1 an animated one whose frames differ in colour. */
+export const makeGif = async (width: number, height: number, frames = 1): Promise<Buffer> => {
+  if (frames <= 1) return base(width, height).gif().toBuffer();
+  const pages = await Promise.all(
+    Array.from({ length: frames }, (_, i) =>
+      base(width, height, { background: { r: (i * 60) % 256, g: 100, b: 200 } })
+        .raw()
+        .toBuffer(),
+    ),
+  );
+  return sharp(Buffer.concat(pages), {
+    raw: { width, height: height * frames, channels: 3, pageHeight: height },
+  })
+    .gif({ loop: 0, delay: Array(frames).fill(100) })
+    .toBuffer();
+};
+
+export const makeAvif = (width: number, height: number): Promise<Buffer> =>
+  base(width, height).avif({ quality: 50 }).toBuffer();
+
+export const makeTiff = (width: number, height: number): Promise<Buffer> =>
+  base(width, height).tiff().toBuffer();
+
+/** A minimal PDF: enough for magic-byte detection. */
+export const PDF_BYTES = Buffer.from(
+  '%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n',
+  'latin1',
+);
+
+/** What Slack sends for `url_private_download` without a token. */
+export const HTML_LOGIN_PAGE = Buffer.from(
+  '<!DOCTYPE html>\n<html lang="en-US">\n<head><meta charset="utf-8"><title>Slack</title></head>\n<body><form action="/signin">Sign in to your workspace</form></body>\n</html>\n',
+);
+
+export interface Mp4Options {
+  /** Default h264. */
+  codec?: 'h264' | 'mpeg4' | 'hevc';
+  /** Default yuv420p. */
+  pixFmt?: string;
+  /** Default 1. */
+  seconds?: number;
+  /** Default 320. */
+  width?: number;
+  /** Default 240. */
+  height?: number;
+  /** Default 24. */
+  fps?: number;
+  /** Move the moov atom to the front. Default false (ffmpeg's default layout: mdat first). */
+  faststart?: boolean;
+  /** Target bitrate such as '8M'; default: encoder quality defaults. */
+  bitrate?: string;
+  /** Add visual noise, so the encoder actually spends the bitrate (for large files). */
+  noise?: boolean;
+  /** Add a sine-tone audio track. */
+  audio?: boolean;
+}
+
+const ENCODERS = { h264: 'libx264', mpeg4: 'mpeg4', hevc: 'libx265' } as const;
+
+/** Runs ffmpeg (no shell) and rejects with its stderr on failure. */
+export function runFfmpeg(args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}: ${stderr.trim()}`)),
+    );
+  });
+}
+
+/** Writes a short synthetic mp4 (testsrc2 pattern) to `path`. */
+export async function makeMp4(path: string, options: Mp4Options = {}): Promise<void> {
+  const codec = options.codec ?? 'h264';
+  const width = options.width ?? 320;
+  const height = options.height ?? 240;
+  const fps = options.fps ?? 24;
+  const seconds = options.seconds ?? 1;
+  const filters = options.noise ? ['-vf', 'noise=alls=60:allf=t+u'] : [];
+  const args = [
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${width}x${height}:rate=${fps}:duration=${seconds}`,
+    ...(options.audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`] : []),
+    ...filters,
+    '-c:v',
+    ENCODERS[codec],
+    '-pix_fmt',
+    options.pixFmt ?? 'yuv420p',
+    ...(codec === 'hevc' ? ['-x265-params', 'log-level=error'] : []),
+    ...(codec === 'h264' || codec === 'hevc' ? ['-preset', 'ultrafast'] : []),
+    ...(options.bitrate
+      ? [
+          '-b:v',
+          options.bitrate,
+          '-maxrate',
+          options.bitrate,
+          '-minrate',
+          options.bitrate,
+          '-bufsize',
+          options.bitrate,
+        ]
+      : []),
+    ...(options.audio ? ['-c:a', 'aac', '-shortest'] : []),
+    ...(options.faststart ? ['-movflags', '+faststart'] : []),
+    '-f',
+    'mp4',
+    path,
+  ];
+  await runFfmpeg(args);
+}
+
+/** A fresh temp directory and a cleanup for afterAll/afterEach. */
+export async function tempDir(label = 'media'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `kinema-test-${label}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** True when ffmpeg and ffprobe run, so video tests can be skipped with a reason otherwise. */
+export async function hasFfmpeg(): Promise<boolean> {
+  const check = (binary: string) =>
+    new Promise<boolean>((resolve) => {
+      const child = spawn(binary, ['-version'], { stdio: 'ignore' });
+      child.on('error', () => resolve(false));
+      child.on('close', (code) => resolve(code === 0));
+    });
+  return (await check('ffmpeg')) && (await check('ffprobe'));
+}
