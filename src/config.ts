@@ -100,11 +100,18 @@ export const configSchema = z
         .optional(),
     ),
     DISCORD_API_URL: optionalUrl,
+    /** Optional allowlists (comma-separated ids); empty means everywhere. */
+    DISCORD_ALLOWED_GUILDS: csv,
+    DISCORD_ALLOWED_CHANNELS: csv,
+    DISCORD_ALLOWED_ROLES: csv,
+    DISCORD_ALLOW_DMS: flag(false),
     SLACK_BOT_TOKEN: optionalString,
     SLACK_SIGNING_SECRET: optionalString,
     SLACK_APP_TOKEN: optionalString,
     SLACK_API_URL: optionalUrl,
     HTTP_PORT: int(0, 65535, 3000),
+    /** Public base URL of this service's HTTP port, for links to videos too large to upload. */
+    PUBLIC_URL: optionalUrl,
     LOG_LEVEL: z.preprocess(
       emptyAsUndefined,
       z

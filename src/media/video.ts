@@ -276,6 +276,11 @@ export async function normaliseForChat(
   const output = resolve(outputPath);
   assertDistinct(input, output);
   const source = await probeVideo(input, options);
+  if (isChatPlayable(source) && source.fastStart) {
+    // Already what chat clients play inline: keep the backend's file byte for byte.
+    await copyFile(input, output);
+    return { ...source };
+  }
   const maps = ['-map', '0:v:0', '-map', '0:a:0?'];
   const tail = ['-movflags', '+faststart', '-f', 'mp4', output];
   const aac = ['-c:a', 'aac', '-b:a', '128k'];

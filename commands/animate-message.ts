@@ -1,0 +1,104 @@
+import {
+  ActionRowBuilder,
+  ApplicationCommandType,
+  ApplicationIntegrationType,
+  ContextMenuCommandBuilder,
+  InteractionContextType,
+  type MessageContextMenuCommandInteraction,
+  MessageFlags,
+  ModalBuilder,
+  type ModalSubmitInteraction,
+  TextInputBuilder,
+  TextInputStyle,
+} from 'discord.js';
+import { fieldInfo } from '../src/core/request.js';
+import type { DiscordContext } from '../src/platforms/discord/context.js';
+import { animate } from '../src/platforms/discord/intake.js';
+import { CUSTOM_ID } from '../src/platforms/discord/render.js';
+
+/** Right-click a message with an image → Apps → "Animate this image": asks for a prompt in a modal. */
+export const definition = new ContextMenuCommandBuilder()
+  .setName('Animate this image')
+  .setType(ApplicationCommandType.Message)
+  .setContexts(InteractionContextType.Guild)
+  .setIntegrationTypes(ApplicationIntegrationType.GuildInstall)
+  .toJSON();
+
+export const modalPrefix = 'kinema:animate-message:';
+
+const IMAGE_TYPES = /^image\/(png|jpeg|webp|gif|avif)/;
+
+export async function execute(interaction: MessageContextMenuCommandInteraction): Promise<void> {
+  const hasImage = interaction.targetMessage.attachments.some((attachment) =>
+    IMAGE_TYPES.test(attachment.contentType ?? ''),
+  );
+  if (!hasImage) {
+    await interaction.reply({
+      content: 'That message has no image attached. Pick a message with a PNG, JPEG or WebP image.',
+      flags: MessageFlags.Ephemeral,
+    });
+    return;
+  }
+  // The modal is the acknowledgement: it must be the first answer, with no I/O before it.
+  const prompt = fieldInfo('prompt');
+  const modal = new ModalBuilder()
+    .setCustomId(CUSTOM_ID.animateModal(interaction.targetId))
+    .setTitle('Animate this image')
+    .addComponents(
+      new ActionRowBuilder<TextInputBuilder>().addComponents(
+        new TextInputBuilder()
+          .setCustomId('prompt')
+          .setLabel('What should happen?')
+          .setStyle(TextInputStyle.Paragraph)
+          .setMaxLength(prompt.maxLength ?? 1500)
+          .setRequired(true),
+      ),
+      new ActionRowBuilder<TextInputBuilder>().addComponents(
+        new TextInputBuilder()
+          .setCustomId('advanced')
+          .setLabel('Settings (optional), e.g. num_frames=49 seed=7')
+          .setStyle(TextInputStyle.Short)
+          .setRequired(false)
+          .setMaxLength(1000),
+      ),
+    );
+  await interaction.showModal(modal);
+}
+
+export async function submitModal(
+  interaction: ModalSubmitInteraction,
+  context: DiscordContext,
+): Promise<void> {
+  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+  const messageId = interaction.customId.slice(modalPrefix.length);
+  const channel =
+    interaction.channel ??
+    (await interaction.client.channels.fetch(interaction.channelId ?? '').catch(() => null));
+  const message =
+    channel && 'messages' in channel
+      ? await channel.messages.fetch(messageId).catch(() => undefined)
+      : undefined;
+  const attachment = message?.attachments.find((candidate) => IMAGE_TYPES.test(candidate.contentType ?? ''));
+  if (!channel?.isSendable() || !attachment) {
+    await interaction.editReply('I could not read that message any more; it may have been deleted.');
+    return;
+  }
+  const member = interaction.member;
+  const answer = await animate(context, {
+    jobId: `dc-${interaction.id}`,
+    options: { prompt: interaction.fields.getTextInputValue('prompt') },
+    advanced: interaction.fields.getTextInputValue('advanced'),
+    image: attachment,
+    user: {
+      id: interaction.user.id,
+      displayName:
+        member && 'displayName' in member ? String(member.displayName) : interaction.user.displayName,
+    },
+    member,
+    guildId: interaction.guildId,
+    channel,
+    appPermissions: interaction.appPermissions,
+    uploadLimit: interaction.attachmentSizeLimit,
+  });
+  await interaction.editReply({ content: answer.text, allowedMentions: { parse: [] } });
+}

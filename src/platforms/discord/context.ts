@@ -1,0 +1,27 @@
+import type { Client } from 'discord.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../log.js';
+import type { StatusTracker } from '../../queue/status-tracker.js';
+import type { GenerationService } from '../../service/generation-service.js';
+import type { DiscordMessages } from './store.js';
+
+/** What command files and listeners get: the core service plus Discord's own bookkeeping. */
+export interface DiscordContext {
+  client: Client;
+  config: Config;
+  log: Logger;
+  service: GenerationService;
+  messages: DiscordMessages;
+  tracker: StatusTracker;
+  /** Hosts input images may be downloaded from (Discord's CDN, plus the REST host when proxied). */
+  cdnHosts: string[];
+}
+
+export const DISCORD_DELIVERY_QUEUE = 'deliver-discord';
+
+/** Upload limit without an interaction: the guild's boost tier (platform notes D5). */
+export function guildUploadLimit(premiumTier: number | undefined): number {
+  if (premiumTier === 3) return 100 * 1024 * 1024;
+  if (premiumTier === 2) return 50 * 1024 * 1024;
+  return 10 * 1024 * 1024;
+}

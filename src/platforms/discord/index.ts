@@ -1,0 +1,130 @@
+import { Client, Events, GatewayIntentBits, MessageFlags, Partials } from 'discord.js';
+import { DeliveryWorker } from '../../queue/delivery.js';
+import { StatusTracker } from '../../queue/status-tracker.js';
+import { GenerationService } from '../../service/generation-service.js';
+import { PublicLinks } from '../../service/public-links.js';
+import type { PlatformContext, PlatformHandle } from '../index.js';
+import { loadCommands } from './command-loader.js';
+import { handleButton } from './components.js';
+import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
+import { handleReaction } from './reactions.js';
+import { DiscordDeliverer, DiscordStatusSink } from './reporter.js';
+import { DiscordMessages } from './store.js';
+
+const DISCORD_CDN_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net'];
+
+export interface DiscordStartOptions {
+  /** Least time between two edits of one status message. */
+  statusIntervalMs?: number;
+  links?: PublicLinks;
+}
+
+/** Starts the Discord side: gateway client, command and component routing, progress, delivery. */
+export async function startDiscord(
+  platform: PlatformContext,
+  options: DiscordStartOptions = {},
+): Promise<PlatformHandle> {
+  const { config, pipeline, log } = platform;
+  const client = new Client({
+    // Reactions on messages from before a restart arrive only with partials (platform notes D9).
+    intents: [
+      GatewayIntentBits.Guilds,
+      GatewayIntentBits.GuildMessages,
+      GatewayIntentBits.GuildMessageReactions,
+      GatewayIntentBits.DirectMessages,
+      GatewayIntentBits.DirectMessageReactions,
+    ],
+    partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
+    rest: config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {},
+  });
+  const service = new GenerationService(pipeline, platform.defaultModel, {
+    maxRunningPerUser: config.MAX_ACTIVE_PER_USER,
+    maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
+  });
+  const ttl = config.STORAGE_TTL_DAYS * 86_400;
+  const messages = new DiscordMessages(pipeline.connection, config.KINEMA_PREFIX, ttl);
+  const cdnHosts = [...DISCORD_CDN_HOSTS];
+  if (config.DISCORD_API_URL) cdnHosts.push(new URL(config.DISCORD_API_URL).host);
+  const context = {
+    client,
+    config,
+    log: log.child({ platform: 'discord' }),
+    service,
+    messages,
+    cdnHosts,
+  } as DiscordContext;
+  const sink = new DiscordStatusSink(context);
+  context.tracker = new StatusTracker(pipeline.connection, pipeline.queue, sink, context.log, {
+    prefix: config.KINEMA_PREFIX,
+    platform: 'discord',
+    minIntervalMs: options.statusIntervalMs ?? 5_000,
+  });
+  const links =
+    options.links ??
+    new PublicLinks(pipeline.connection, config.KINEMA_PREFIX, pipeline.blobs, config.PUBLIC_URL, ttl);
+  const deliverer = new DiscordDeliverer(context, sink, links);
+  const commands = await loadCommands();
+
+  client.on(Events.InteractionCreate, async (interaction) => {
+    try {
+      if (interaction.isChatInputCommand() || interaction.isMessageContextMenuCommand()) {
+        const command = commands.get(interaction.commandName);
+        if (command) await command.execute(interaction, context);
+        return;
+      }
+      if (interaction.isButton()) {
+        await handleButton(context, interaction);
+        return;
+      }
+      if (interaction.isModalSubmit()) {
+        const command = [...commands.values()].find(
+          (candidate) => candidate.modalPrefix && interaction.customId.startsWith(candidate.modalPrefix),
+        );
+        await command?.submitModal?.(interaction, context);
+      }
+    } catch (error) {
+      context.log.error({ err: error }, 'interaction failed');
+      if (interaction.isRepliable() && (interaction.deferred || interaction.replied)) {
+        await interaction
+          .editReply('Something went wrong on our side. Please try again.')
+          .catch(() => undefined);
+      } else if (interaction.isRepliable()) {
+        await interaction
+          .reply({
+            content: 'Something went wrong on our side. Please try again.',
+            flags: MessageFlags.Ephemeral,
+          })
+          .catch(() => undefined);
+      }
+    }
+  });
+  client.on(Events.MessageReactionAdd, (reaction, user) => {
+    handleReaction(context, reaction, user).catch((error) =>
+      context.log.warn({ err: error }, 'reaction failed'),
+    );
+  });
+  client.on(Events.Error, (error) => context.log.error({ err: error }, 'discord client error'));
+
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  await client.login(config.DISCORD_TOKEN);
+  await ready;
+  await context.tracker.start();
+  const deliveryConnection = pipeline.connection.duplicate();
+  const deliveries = new DeliveryWorker(
+    deliveryConnection,
+    config.KINEMA_PREFIX,
+    DISCORD_DELIVERY_QUEUE,
+    (delivery) => deliverer.deliver(delivery),
+    context.log,
+  );
+  context.log.info({ user: client.user?.tag }, 'discord bot ready');
+  return {
+    name: 'discord',
+    async stop() {
+      await deliveries.close();
+      await context.tracker.close();
+      await client.destroy();
+      await deliveryConnection.quit().catch(() => undefined);
+    },
+  };
+}

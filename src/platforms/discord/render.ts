@@ -1,0 +1,89 @@
+import {
+  ActionRowBuilder,
+  type APIEmbed,
+  ButtonBuilder,
+  ButtonStyle,
+  type MessageActionRowComponentBuilder,
+} from 'discord.js';
+import type { GenerationRequest } from '../../core/request.js';
+import type { JobSnapshot, StatusView } from '../../core/status-text.js';
+import { modelLabel, renderStatus, truncate } from '../../core/status-text.js';
+
+/** Custom ids carry the action and the job: buttons keep working after a restart. */
+export const CUSTOM_ID = {
+  cancel: (jobId: string) => `kinema:cancel:${jobId}`,
+  rerun: (jobId: string) => `kinema:rerun:${jobId}`,
+  animateModal: (messageId: string) => `kinema:animate-message:${messageId}`,
+  parse(customId: string): { action: string; target: string } | undefined {
+    const match = /^kinema:([a-z-]+):(.+)$/.exec(customId);
+    return match ? { action: match[1]!, target: match[2]! } : undefined;
+  },
+};
+
+const COLOURS = { active: 0x5865f2, done: 0x57f287, failed: 0xed4245, cancelled: 0x99aab5 };
+
+function colour(snapshot: JobSnapshot): number {
+  if (snapshot.state === 'succeeded') return COLOURS.done;
+  if (snapshot.state === 'failed') return COLOURS.failed;
+  if (snapshot.state === 'cancelled') return COLOURS.cancelled;
+  return COLOURS.active;
+}
+
+export function statusEmbed(snapshot: JobSnapshot, view: StatusView = renderStatus(snapshot)): APIEmbed {
+  const lines: string[] = [];
+  if (view.bar !== undefined) lines.push(`${view.bar} ${view.percent ?? 0}%`);
+  if (view.etaUnix) lines.push(`Ready <t:${view.etaUnix}:R>`);
+  lines.push(...view.details);
+  return {
+    title: truncate(view.headline, 256),
+    description: truncate(lines.join('\n'), 4000),
+    color: colour(snapshot),
+    fields: [{ name: 'Prompt', value: truncate(snapshot.request.prompt, 1024) }],
+    footer: {
+      text: `Job ${snapshot.jobId}${snapshot.requesterName ? ` · for ${snapshot.requesterName}` : ''}`,
+    },
+  };
+}
+
+export function statusPayload(snapshot: JobSnapshot) {
+  const view = renderStatus(snapshot);
+  const components = view.finished
+    ? []
+    : [
+        new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(
+          new ButtonBuilder()
+            .setCustomId(CUSTOM_ID.cancel(snapshot.jobId))
+            .setLabel('Cancel')
+            .setStyle(ButtonStyle.Danger),
+        ),
+      ];
+  return { view, payload: { content: '', embeds: [statusEmbed(snapshot, view)], components } };
+}
+
+export function resultButtons(jobId: string) {
+  return [
+    new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(
+      new ButtonBuilder()
+        .setCustomId(CUSTOM_ID.rerun(jobId))
+        .setLabel('Rerun (new seed)')
+        .setEmoji('🎲')
+        .setStyle(ButtonStyle.Primary),
+    ),
+  ];
+}
+
+export function resultContent(
+  request: GenerationRequest,
+  info: { requesterId: string; durationSeconds?: number; parentLink?: string; notes: string[] },
+): string {
+  const parts = [modelLabel(request), `seed ${request.seed}`];
+  if (info.durationSeconds) parts.push(`${info.durationSeconds.toFixed(1)} s`);
+  const lines = [`“${truncate(request.prompt, 600)}”`, `${parts.join(' · ')} · for <@${info.requesterId}>`];
+  if (info.parentLink) lines.push(`Rerun of ${info.parentLink}`);
+  for (const note of info.notes) lines.push(`-# ${truncate(note, 200)}`);
+  lines.push('-# React 🎲 to rerun with a new seed');
+  return truncate(lines.join('\n'), 2000);
+}
+
+export const messageLink = (guildId: string | undefined, channelId: string, messageId: string) =>
+  `https://discord.com/channels/${guildId ?? '@me'}/${channelId}/${messageId}`;

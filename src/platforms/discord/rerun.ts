@@ -1,0 +1,68 @@
+import type { SendableChannels } from 'discord.js';
+import { UserFacingError } from '../../core/errors.js';
+import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
+import { type AnimateAnswer, afterSubmit, explain, reportTarget } from './intake.js';
+
+export interface RerunInput {
+  parentJobId: string;
+  /** From the click or reaction, so one event starts at most one job. */
+  jobId: string;
+  user: { id: string; displayName: string };
+  guildId: string | null;
+  channel: SendableChannels;
+  uploadLimit: number;
+}
+
+/** Reruns a job with a new seed (same image, prompt and settings) and posts its status message. */
+export async function rerun(context: DiscordContext, input: RerunInput): Promise<AnimateAnswer> {
+  try {
+    const submitted = await context.service.rerun(input.parentJobId, {
+      jobId: input.jobId,
+      requester: {
+        platform: 'discord',
+        userId: input.user.id,
+        displayName: input.user.displayName,
+        scopeId: input.guildId ?? 'dm',
+      },
+      reportTo: reportTarget({
+        guildId: input.guildId,
+        channelId: input.channel.id,
+        uploadLimit: input.uploadLimit,
+      }),
+      deliverVia: DISCORD_DELIVERY_QUEUE,
+    });
+    return await afterSubmit(context, submitted, input.channel, input.guildId, input.user.displayName);
+  } catch (error) {
+    return { ok: false, text: explain(context, error) };
+  }
+}
+
+export interface CancelInput {
+  jobId: string;
+  user: { id: string; displayName: string };
+  canModerate: boolean;
+}
+
+const CANCEL_TEXT = {
+  removed: 'Cancelled before it started.',
+  signalled: 'Cancelling: the render is being stopped.',
+  finished: 'That job has already finished.',
+  unknown: 'That job is no longer known (it may be too old).',
+} as const;
+
+export async function cancel(
+  context: DiscordContext,
+  input: CancelInput,
+): Promise<{ ok: boolean; text: string }> {
+  try {
+    const result = await context.service.cancel(input.jobId, {
+      userId: input.user.id,
+      displayName: input.user.displayName,
+      canModerate: input.canModerate,
+    });
+    return { ok: result === 'removed' || result === 'signalled', text: CANCEL_TEXT[result] };
+  } catch (error) {
+    if (error instanceof UserFacingError) return { ok: false, text: explain(context, error) };
+    return { ok: false, text: explain(context, error) };
+  }
+}

@@ -1,0 +1,159 @@
+import { UserFacingError } from '../core/errors.js';
+import type { GenerationJobData, ReportTarget, Requester } from '../core/job.js';
+import { MODEL_PROFILES } from '../core/models.js';
+import {
+  finaliseRequest,
+  type GenerationRequest,
+  type GenerationSettings,
+  type ModelId,
+  resolveSeed,
+  type StoredImage,
+} from '../core/request.js';
+import type { Pipeline } from '../pipeline.js';
+import type { CancelResult } from '../queue/cancel.js';
+import type { JobRecord } from '../queue/records.js';
+import { UserJobs } from './user-jobs.js';
+
+export interface ServiceLimits {
+  maxRunningPerUser: number;
+  maxWaitingPerUser: number;
+}
+
+export interface SubmitInput {
+  /** Derived from the chat event, so a redelivered event or a double click enqueues once. */
+  jobId: string;
+  settings: GenerationSettings;
+  images: { input_image: StoredImage; end_frame?: StoredImage };
+  requester: Requester;
+  reportTo: ReportTarget;
+  deliverVia: string;
+  notes?: string[];
+}
+
+export interface Submitted {
+  jobId: string;
+  duplicate: boolean;
+  request: GenerationRequest;
+}
+
+export interface Actor {
+  userId: string;
+  displayName?: string;
+  /** Manage Messages on Discord, an admin on Slack: may cancel anyone's job. */
+  canModerate: boolean;
+}
+
+/** Thrown when a user is over their cap; the message says where their jobs stand. */
+export class OverLimitError extends UserFacingError {}
+
+/**
+ * What every chat surface does with jobs: submit under the caps, rerun with a new seed, cancel
+ * with the owner check. Platform adapters call this and only render its answers.
+ */
+export class GenerationService {
+  readonly userJobs: UserJobs;
+
+  constructor(
+    readonly pipeline: Pipeline,
+    private readonly defaultModel: ModelId,
+    private readonly limits: ServiceLimits,
+  ) {
+    this.userJobs = new UserJobs(pipeline.connection, pipeline.options.prefix, pipeline.queue);
+  }
+
+  private scope(requester: Requester) {
+    return `${requester.platform}:${requester.scopeId ?? 'global'}:${requester.userId}`;
+  }
+
+  async checkLimits(requester: Requester): Promise<void> {
+    const load = await this.userJobs.load(this.scope(requester));
+    const { maxRunningPerUser, maxWaitingPerUser } = this.limits;
+    const inFlight = load.running + load.waiting;
+    // BullMQ cannot hold back one user's jobs (groups are Pro), so the caps are checked here, at enqueue.
+    const wouldWait = inFlight >= maxRunningPerUser;
+    if (
+      inFlight >= maxRunningPerUser + maxWaitingPerUser ||
+      (wouldWait && load.waiting >= maxWaitingPerUser)
+    ) {
+      throw new OverLimitError(
+        `you already have ${load.running} video${load.running === 1 ? '' : 's'} rendering and ${load.waiting} waiting ` +
+          `(at most ${maxRunningPerUser} rendering and ${maxWaitingPerUser} waiting per person). ` +
+          'Wait for one to finish, or cancel one with ❌.',
+      );
+    }
+  }
+
+  async submit(input: SubmitInput): Promise<Submitted> {
+    const existing = await this.pipeline.queue.queue.getJob(input.jobId);
+    if (existing) return { jobId: input.jobId, duplicate: true, request: existing.data.request };
+    await this.checkLimits(input.requester);
+    const request = finaliseRequest(input.settings, input.images, this.defaultModel);
+    return this.enqueue(input.jobId, {
+      request,
+      requester: input.requester,
+      reportTo: input.reportTo,
+      deliverVia: input.deliverVia,
+      createdAt: Date.now(),
+      notes: input.notes ?? [],
+    });
+  }
+
+  private async enqueue(jobId: string, data: GenerationJobData): Promise<Submitted> {
+    const result = await this.pipeline.queue.enqueue(jobId, data);
+    if (!result.duplicate) await this.userJobs.add(this.scope(data.requester), jobId);
+    return { jobId, duplicate: result.duplicate, request: data.request };
+  }
+
+  async record(jobId: string): Promise<JobRecord | undefined> {
+    return this.pipeline.queue.records.get(jobId);
+  }
+
+  /**
+   * Same image, prompt and settings, a new seed; the parent is linked. `jobId` comes from the
+   * click or reaction, so two deliveries of it start one job.
+   */
+  async rerun(
+    parentJobId: string,
+    input: { jobId: string; requester: Requester; reportTo: ReportTarget; deliverVia: string },
+  ): Promise<Submitted> {
+    const parent = await this.record(parentJobId);
+    if (!parent) {
+      throw new UserFacingError(
+        'that video is too old to rerun (its settings have expired); start a new /animate',
+      );
+    }
+    const existing = await this.pipeline.queue.queue.getJob(input.jobId);
+    if (existing) return { jobId: input.jobId, duplicate: true, request: existing.data.request };
+    // A double click or a reaction added twice within a few seconds is one rerun.
+    const lock = `${this.pipeline.options.prefix}:rerun-lock:${parentJobId}:${input.requester.userId}`;
+    if ((await this.pipeline.connection.set(lock, input.jobId, 'EX', 10, 'NX')) !== 'OK') {
+      const holder = (await this.pipeline.connection.get(lock)) ?? input.jobId;
+      return { jobId: holder, duplicate: true, request: parent.request };
+    }
+    await this.checkLimits(input.requester);
+    const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
+    return this.enqueue(input.jobId, {
+      request,
+      requester: input.requester,
+      reportTo: input.reportTo,
+      deliverVia: input.deliverVia,
+      parentJobId,
+      createdAt: Date.now(),
+      notes: [],
+    });
+  }
+
+  /** Only the requester or a moderator may cancel. */
+  async cancel(jobId: string, actor: Actor): Promise<CancelResult> {
+    const record = await this.record(jobId);
+    if (!record) return 'unknown';
+    if (record.requester.userId !== actor.userId && !actor.canModerate) {
+      throw new UserFacingError('only the person who asked for this video (or a moderator) can cancel it');
+    }
+    return this.pipeline.cancel({ jobId, by: actor.displayName ?? actor.userId });
+  }
+
+  modelLabel(model: ModelId): string {
+    return MODEL_PROFILES[model].label;
+  }
+}
