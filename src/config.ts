@@ -84,6 +84,13 @@ export const configSchema = z
     COMFYUI_URL: csv,
     COMFYUI_WORKFLOW: optionalString,
     COMFYUI_FLF_WORKFLOW: optionalString,
+    /** Weights file names the graph loads; defaults are the official Wan 2.1 template's. */
+    COMFYUI_UNET: optionalString,
+    COMFYUI_TEXT_ENCODER: optionalString,
+    COMFYUI_VAE: optionalString,
+    COMFYUI_CLIP_VISION: optionalString,
+    COMFYUI_FLF_UNET: optionalString,
+    COMFYUI_NEGATIVE_PROMPT: optionalString,
     DISCORD_TOKEN: optionalString,
     DISCORD_APPLICATION_ID: z.preprocess(
       emptyAsUndefined,

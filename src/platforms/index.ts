@@ -1,17 +1,28 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import type { ModelId } from '../core/request.js';
 import type { Logger } from '../log.js';
 import type { Pipeline } from '../pipeline.js';
+import type { PublicLinks } from '../service/public-links.js';
 
 export interface PlatformContext {
   config: Config;
   pipeline: Pipeline;
   log: Logger;
   defaultModel: ModelId;
+  /** Links to videos too large to upload, served by `httpRoutes`. */
+  links: PublicLinks;
+  /**
+   * The service's own HTTP routes (/healthz, /videos/…). main serves them on HTTP_PORT, unless a
+   * platform takes that port (Slack's HTTP receiver) and mounts them itself.
+   */
+  httpRoutes: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface PlatformHandle {
   name: string;
+  /** True when the platform serves `httpRoutes` on HTTP_PORT itself. */
+  servesHttp?: boolean;
   stop(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { Pipeline } from '../../src/pipeline.js';
 import { startDiscord } from '../../src/platforms/discord/index.js';
 import type { PlatformHandle } from '../../src/platforms/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
+import { PublicLinks } from '../../src/service/public-links.js';
 import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
 import { makeMp4, makePng, tempDir } from '../support/media.js';
 import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -96,8 +97,16 @@ export async function startDiscordHarness(
     moderatorId: discord.userId('mod'),
     channelId: discord.channelId('general'),
     async startBot() {
+      const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, config.PUBLIC_URL, 3600);
       harness.bot = await startDiscord(
-        { config, pipeline, log, defaultModel: 'wan2.1' },
+        {
+          config,
+          pipeline,
+          log,
+          defaultModel: 'wan2.1',
+          links,
+          httpRoutes: (req, res) => links.handle(req, res),
+        },
         { statusIntervalMs: 150 },
       );
       return harness.bot;

@@ -2,7 +2,6 @@ import { Client, Events, GatewayIntentBits, MessageFlags, Partials } from 'disco
 import { DeliveryWorker } from '../../queue/delivery.js';
 import { StatusTracker } from '../../queue/status-tracker.js';
 import { GenerationService } from '../../service/generation-service.js';
-import { PublicLinks } from '../../service/public-links.js';
 import type { PlatformContext, PlatformHandle } from '../index.js';
 import { loadCommands } from './command-loader.js';
 import { handleButton } from './components.js';
@@ -16,7 +15,6 @@ const DISCORD_CDN_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net'];
 export interface DiscordStartOptions {
   /** Least time between two edits of one status message. */
   statusIntervalMs?: number;
-  links?: PublicLinks;
 }
 
 /** Starts the Discord side: gateway client, command and component routing, progress, delivery. */
@@ -59,10 +57,7 @@ export async function startDiscord(
     platform: 'discord',
     minIntervalMs: options.statusIntervalMs ?? 5_000,
   });
-  const links =
-    options.links ??
-    new PublicLinks(pipeline.connection, config.KINEMA_PREFIX, pipeline.blobs, config.PUBLIC_URL, ttl);
-  const deliverer = new DiscordDeliverer(context, sink, links);
+  const deliverer = new DiscordDeliverer(context, sink, platform.links);
   const commands = await loadCommands();
 
   client.on(Events.InteractionCreate, async (interaction) => {

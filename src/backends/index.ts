@@ -1,0 +1,37 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { modelForApp } from '../core/models.js';
+import type { ModelId } from '../core/request.js';
+import type { Logger } from '../log.js';
+import type { VideoBackend } from './backend.js';
+import { DurationHistory } from './durations.js';
+import { InferenceBackend } from './inference-sh/backend.js';
+
+export interface BackendDeps {
+  redis: Redis;
+  log: Logger;
+}
+
+/** Builds the configured backend. Only worker processes call this; the bot never talks to a backend. */
+export async function createBackend(config: Config, deps: BackendDeps): Promise<VideoBackend> {
+  const durations = new DurationHistory(deps.redis, config.KINEMA_PREFIX);
+  if (config.BACKEND === 'comfyui') {
+    const { createComfyBackend } = await import('./comfyui/factory.js');
+    return createComfyBackend(config, { durations, log: deps.log });
+  }
+  return new InferenceBackend({
+    apiUrl: config.INFERENCE_API_URL,
+    apiKey: config.INFERENCE_API_KEY ?? '',
+    app: config.INFERENCE_APP,
+    durations,
+    outputHosts: config.INFERENCE_OUTPUT_HOSTS,
+    maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    log: deps.log,
+  });
+}
+
+/** The model a request gets when the user picks none: the one behind INFERENCE_APP. */
+export function defaultModel(config: Config): ModelId {
+  if (config.BACKEND === 'comfyui') return 'wan2.1';
+  return modelForApp(config.INFERENCE_APP)?.id ?? 'wan2.1';
+}

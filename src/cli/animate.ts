@@ -1,0 +1,230 @@
+/**
+ * `npm run animate -- --image ./cat.png --prompt "the cat yawns" [--out out.mp4] [--model …] [--<setting> value]`
+ * One job through the same queue and worker code the bots use, in this process, with a progress bar.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { pipeline as streamPipeline } from 'node:stream/promises';
+import { QueueEvents } from 'bullmq';
+import { createBackend, defaultModel } from '../backends/index.js';
+import { ConfigError, loadConfig } from '../config.js';
+import type { GenerationJobData, JobProgress, VideoResult } from '../core/job.js';
+import { MODEL_PROFILES } from '../core/models.js';
+import { FIELD_INFO, finaliseRequest, parseSettings, type StoredImage } from '../core/request.js';
+import { progressBar } from '../core/status-text.js';
+import { createLogger } from '../log.js';
+import { validateImage } from '../media/image.js';
+import { normaliseForChat } from '../media/video.js';
+import { Pipeline } from '../pipeline.js';
+import { GENERATE_QUEUE } from '../queue/connection.js';
+import { parseFlags } from './args.js';
+
+const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 130 } as const;
+
+function usage(): string {
+  const settings = FIELD_INFO.filter((field) => field.name !== 'prompt')
+    .map((field) => {
+      const values = field.choices
+        ? field.choices.map((choice) => (choice === '' ? '""' : String(choice))).join('|')
+        : field.kind === 'boolean'
+          ? 'true|false'
+          : field.kind === 'text' || field.kind === 'url'
+            ? field.kind
+            : field.min !== undefined
+              ? `${field.min}..${field.max}`
+              : field.kind;
+      const fallback = field.defaultValue === null ? '' : ` (default ${JSON.stringify(field.defaultValue)})`;
+      return `  --${field.name.padEnd(26)} ${values}${fallback}\n      ${field.description}`;
+    })
+    .join('\n');
+  return `Usage: npm run animate -- --image <file> --prompt <text> [options]
+
+  --image <file>                PNG, JPEG or WebP (GIF/AVIF/TIFF are converted)
+  --end-image <file>            optional last frame
+  --prompt <text>               what should happen (1-1500 characters)
+  --out <file.mp4>              where to write the video (default kinema-<seed>.mp4)
+  --resolution 480p|720p        friendlier spelling of --size
+  --seconds <n>                 length; sets --num_frames at the chosen fps
+${settings}
+
+Ctrl-C cancels the job (and its remote task) and exits with code 130.`;
+}
+
+const SPECIAL = new Set(['image', 'end-image', 'end_image', 'end_frame', 'end-frame', 'out', 'help']);
+
+async function loadImage(path: string, maxBytes: number) {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) throw new Error(`--image: no file at ${path}`);
+  if (info.size > maxBytes)
+    throw new Error(`--image: ${path} is larger than ${Math.round(maxBytes / 1048576)} MiB`);
+  return validateImage(await readFile(path), { filename: basename(path), maxBytes });
+}
+
+function describeProgress(
+  progress: JobProgress | undefined,
+  position?: { position: number; of: number },
+): string {
+  if (!progress) return position ? `queued #${position.position} of ${position.of}` : 'queued';
+  const percent = progress.percent ?? 0;
+  const eta =
+    progress.etaAt && progress.etaAt > Date.now()
+      ? ` · about ${Math.ceil((progress.etaAt - Date.now()) / 1000)} s left`
+      : '';
+  return `${progressBar(percent, 24)} ${String(percent).padStart(3)}% ${progress.phase}${progress.detail ? ` (${progress.detail})` : ''}${eta}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { flags, errors } = parseFlags(argv);
+  if (flags.has('help')) {
+    process.stdout.write(`${usage()}\n`);
+    return EXIT.ok;
+  }
+  const raw: Record<string, string> = {};
+  for (const [key, value] of flags) if (!SPECIAL.has(key)) raw[key] = value;
+  const imagePath = flags.get('image');
+  if (!imagePath) errors.push('--image is required: the still image to animate');
+  if (!flags.has('prompt')) errors.push('--prompt is required: what should happen in the video');
+  const parsed = parseSettings(raw);
+  if (!parsed.ok) errors.push(...parsed.errors.map((error) => `--${error}`));
+  if (errors.length > 0 || !parsed.ok || !imagePath) {
+    process.stderr.write(
+      `${errors.map((error) => `error: ${error}`).join('\n')}\n\nRun with --help for every option.\n`,
+    );
+    return EXIT.usage;
+  }
+
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'kinema-cli');
+  let images: { start: Awaited<ReturnType<typeof loadImage>>; end?: Awaited<ReturnType<typeof loadImage>> };
+  try {
+    const endPath =
+      flags.get('end-image') ?? flags.get('end_image') ?? flags.get('end_frame') ?? flags.get('end-frame');
+    images = {
+      start: await loadImage(imagePath, config.MAX_INPUT_BYTES),
+      end: endPath ? await loadImage(endPath, config.MAX_INPUT_BYTES) : undefined,
+    };
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    return EXIT.usage;
+  }
+
+  const pipeline = new Pipeline({
+    redisUrl: config.REDIS_URL,
+    prefix: config.KINEMA_PREFIX,
+    storageTtlSeconds: config.STORAGE_TTL_DAYS * 86_400,
+    attempts: config.JOB_ATTEMPTS,
+    log,
+  });
+  const backend = await createBackend(config, { redis: pipeline.connection, log });
+  const events = new QueueEvents(GENERATE_QUEUE, {
+    connection: pipeline.connection.duplicate(),
+    prefix: config.KINEMA_PREFIX,
+  });
+  const interactive = process.stderr.isTTY;
+  let lastLine = '';
+  const show = (line: string) => {
+    if (line === lastLine) return;
+    lastLine = line;
+    process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
+  };
+
+  try {
+    const input_image: StoredImage = await pipeline.inputs.save(images.start);
+    const end_frame = images.end ? await pipeline.inputs.save(images.end) : undefined;
+    const request = finaliseRequest(parsed.value, { input_image, end_frame }, defaultModel(config));
+    const jobId = `cli-${randomUUID()}`;
+    const data: GenerationJobData = {
+      request,
+      requester: { platform: 'cli', userId: process.env.USER ?? 'cli' },
+      reportTo: { platform: 'cli' },
+      createdAt: Date.now(),
+      notes: backend.describeIgnored(request),
+    };
+    for (const note of data.notes) process.stderr.write(`note: ${note}\n`);
+    await events.waitUntilReady();
+    await pipeline.startWorker(backend, normaliseForChat, {
+      concurrency: 1,
+      resubmitAmbiguous: config.RESUBMIT_AMBIGUOUS,
+      shutdownGraceMs: 0,
+    });
+    await pipeline.queue.enqueue(jobId, data);
+    const job = (await pipeline.queue.queue.getJob(jobId))!;
+
+    let cancelling = false;
+    const onSigint = () => {
+      if (cancelling) return;
+      cancelling = true;
+      show('cancelling…');
+      void pipeline.cancel({ jobId, by: 'Ctrl-C' });
+    };
+    process.on('SIGINT', onSigint);
+    events.on('progress', ({ jobId: id, data: progress }) => {
+      if (id === jobId) show(describeProgress(progress as unknown as JobProgress));
+    });
+    const timer = setInterval(async () => {
+      if ((await pipeline.queue.state(jobId)) === 'waiting')
+        show(describeProgress(undefined, await pipeline.queue.position(jobId)));
+    }, 1_000);
+    timer.unref();
+
+    let result: VideoResult;
+    try {
+      result = (await job.waitUntilFinished(events)) as VideoResult;
+    } catch (error) {
+      clearInterval(timer);
+      if (interactive) process.stderr.write('\n');
+      const message = (error as Error).message;
+      if (cancelling || /^cancelled/.test(message)) {
+        process.stderr.write(
+          `cancelled (task ${job.data.remote?.taskId ?? (await pipeline.queue.queue.getJob(jobId))?.data.remote?.taskId ?? 'not started'})\n`,
+        );
+        return EXIT.cancelled;
+      }
+      process.stderr.write(`error: ${message}\n`);
+      return EXIT.failed;
+    } finally {
+      process.off('SIGINT', onSigint);
+      clearInterval(timer);
+    }
+    if (interactive) process.stderr.write('\n');
+    const out = flags.get('out') ?? `kinema-${request.seed}.mp4`;
+    const stored = await pipeline.blobs.open(result.videoKey);
+    if (!stored) throw new Error('the finished video expired before it could be written');
+    await streamPipeline(stored.stream, createWriteStream(out));
+    process.stdout.write(
+      [
+        `wrote ${out} (${(result.bytes / 1048576).toFixed(2)} MiB${result.durationSeconds ? `, ${result.durationSeconds.toFixed(1)} s` : ''})`,
+        `seed: ${result.seed}`,
+        `model: ${result.model} (${MODEL_PROFILES[request.model].label})`,
+        `task: ${result.taskId ?? 'unknown'}`,
+        ...result.notes.map((note) => `note: ${note}`),
+      ].join('\n') + '\n',
+    );
+    return EXIT.ok;
+  } finally {
+    await events.close().catch(() => undefined);
+    await pipeline.close().catch(() => undefined);
+    await backend.close?.().catch(() => undefined);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`error: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

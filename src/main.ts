@@ -1,0 +1,141 @@
+/**
+ * `npm start`: runs the roles KINEMA_ROLE asks for. `worker` renders jobs; `bot` runs the chat
+ * platforms that have credentials; `all` does both in one process.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createBackend, defaultModel } from './backends/index.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { checkFfmpeg, normaliseForChat } from './media/video.js';
+import { Pipeline } from './pipeline.js';
+import { type PlatformHandle, startPlatforms } from './platforms/index.js';
+import { PublicLinks } from './service/public-links.js';
+
+export interface Running {
+  stop(): Promise<void>;
+}
+
+/** /healthz (Redis reachable) and /videos/… (large results); false for any other path. */
+function httpRoutes(pipeline: Pipeline, links: PublicLinks) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+    if (req.url === '/healthz') {
+      const ok = (await pipeline.connection.ping().catch(() => 'down')) === 'PONG';
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'redis unreachable');
+      return true;
+    }
+    return links.handle(req, res);
+  };
+}
+
+async function startHttpServer(
+  config: Config,
+  log: Logger,
+  routes: ReturnType<typeof httpRoutes>,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    routes(req, res).then(
+      (handled) => {
+        if (!handled) res.writeHead(404).end();
+      },
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(config.HTTP_PORT, resolve));
+  log.info({ port: config.HTTP_PORT }, 'HTTP: /healthz and /videos/…');
+  return server;
+}
+
+export async function start(config: Config, log: Logger): Promise<Running> {
+  const pipeline = new Pipeline({
+    redisUrl: config.REDIS_URL,
+    prefix: config.KINEMA_PREFIX,
+    storageTtlSeconds: config.STORAGE_TTL_DAYS * 86_400,
+    attempts: config.JOB_ATTEMPTS,
+    log,
+  });
+  await checkFfmpeg();
+  const runsWorker = config.KINEMA_ROLE !== 'bot';
+  const runsBot = config.KINEMA_ROLE !== 'worker';
+  const backend = runsWorker ? await createBackend(config, { redis: pipeline.connection, log }) : undefined;
+  if (backend) {
+    await pipeline.startWorker(backend, normaliseForChat, {
+      concurrency: config.WORKER_CONCURRENCY,
+      resubmitAmbiguous: config.RESUBMIT_AMBIGUOUS,
+      shutdownGraceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
+    });
+    log.info({ backend: backend.name, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+  }
+  const ttl = config.STORAGE_TTL_DAYS * 86_400;
+  const links = new PublicLinks(
+    pipeline.connection,
+    config.KINEMA_PREFIX,
+    pipeline.blobs,
+    config.PUBLIC_URL,
+    ttl,
+  );
+  const routes = httpRoutes(pipeline, links);
+  let platforms: PlatformHandle[] = [];
+  if (runsBot) {
+    platforms = await startPlatforms({
+      config,
+      pipeline,
+      log,
+      defaultModel: defaultModel(config),
+      links,
+      httpRoutes: routes,
+    });
+    if (platforms.length === 0) {
+      log.warn('no chat platform is configured (set DISCORD_TOKEN or SLACK_BOT_TOKEN); only the queue runs');
+    } else {
+      log.info({ platforms: platforms.map((platform) => platform.name) }, 'chat platforms active');
+    }
+  }
+  const health = platforms.some((platform) => platform.servesHttp)
+    ? undefined
+    : await startHttpServer(config, log, routes);
+  return {
+    async stop() {
+      await Promise.allSettled(platforms.map((platform) => platform.stop()));
+      await pipeline.close();
+      await backend?.close?.();
+      await new Promise((resolve) => (health ? health.close(resolve) : resolve(undefined)));
+    },
+  };
+}
+
+async function run() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    throw error;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  const running = await start(config, log);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  run().catch((error) => {
+    process.stderr.write(`Kinema failed to start: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+}
