@@ -36,7 +36,7 @@ export interface DiscordHarness {
   worker?: GenerationWorker;
   startBot(): Promise<PlatformHandle>;
   stopBot(): Promise<void>;
-  startWorker(): Promise<GenerationWorker>;
+  startWorker(concurrency?: number): Promise<GenerationWorker>;
   close(redis: Redis): Promise<void>;
 }
 
@@ -115,8 +115,11 @@ export async function startDiscordHarness(
       await harness.bot?.stop();
       harness.bot = undefined;
     },
-    async startWorker() {
-      harness.worker = await pipeline.startWorker(new ScriptedBackend(service.url), normaliseForChat, FAST);
+    async startWorker(concurrency = 2) {
+      harness.worker = await pipeline.startWorker(new ScriptedBackend(service.url), normaliseForChat, {
+        ...FAST,
+        concurrency,
+      });
       return harness.worker;
     },
     async close(redis) {
