@@ -6,6 +6,7 @@
 import { REST, Routes } from 'discord.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { loadCommands } from '../src/platforms/discord/command-loader.js';
+import { discordRestAgent } from '../src/platforms/discord/rest-agent.js';
 
 export async function deployCommands(env = loadConfig()): Promise<{ count: number; scope: string }> {
   if (!env.DISCORD_TOKEN || !env.DISCORD_APPLICATION_ID) {
@@ -13,7 +14,10 @@ export async function deployCommands(env = loadConfig()): Promise<{ count: numbe
   }
   const commands = await loadCommands();
   const body = [...commands.values()].map((command) => command.definition);
-  const rest = new REST(env.DISCORD_API_URL ? { api: env.DISCORD_API_URL } : {}).setToken(env.DISCORD_TOKEN);
+  const rest = new REST({
+    ...(env.DISCORD_API_URL ? { api: env.DISCORD_API_URL } : {}),
+    agent: discordRestAgent() as never,
+  }).setToken(env.DISCORD_TOKEN);
   const route = env.DISCORD_GUILD_ID
     ? Routes.applicationGuildCommands(env.DISCORD_APPLICATION_ID, env.DISCORD_GUILD_ID)
     : Routes.applicationCommands(env.DISCORD_APPLICATION_ID);

@@ -10,6 +10,7 @@ import {
   type GenerationWorkerOptions,
   type VideoPreparer,
 } from './queue/generation-worker.js';
+import { WorkerHeartbeat } from './queue/worker-health.js';
 import { BlobStore } from './storage/blobs.js';
 import { InputStore } from './storage/inputs.js';
 
@@ -34,6 +35,7 @@ export class Pipeline {
   readonly deliveries: Deliveries;
   readonly cancels: CancelBroadcast;
   private workers: GenerationWorker[] = [];
+  private heartbeats: WorkerHeartbeat[] = [];
   private extraConnections: Redis[] = [];
 
   constructor(readonly options: PipelineOptions) {
@@ -74,6 +76,11 @@ export class Pipeline {
     );
     await worker.start();
     this.workers.push(worker);
+    const heartbeat = new WorkerHeartbeat(this.connection, this.options.prefix, backend.name, async () =>
+      backend.health ? backend.health() : { ok: true },
+    );
+    await heartbeat.start();
+    this.heartbeats.push(heartbeat);
     return worker;
   }
 
@@ -82,6 +89,7 @@ export class Pipeline {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.heartbeats.map((heartbeat) => heartbeat.stop()));
     await Promise.all(this.workers.map((worker) => worker.close()));
     await this.queue.close();
     await this.deliveries.close();

@@ -1,6 +1,13 @@
-import { type Dispatcher, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { TransientError, UserFacingError } from '../core/errors.js';
 import { formatBytes } from './image.js';
+
+/**
+ * Our own connection pool. Without one, undici 7 would install the process-wide global dispatcher,
+ * which discord.js's bundled undici 6 then picks up and cannot send its multipart uploads through.
+ */
+let sharedAgent: Agent | undefined;
+const defaultDispatcher = () => (sharedAgent ??= new Agent({ connect: { timeout: 10_000 } }));
 
 /**
  * Bounded downloads of chat attachments: only from allowed hosts (checked again after each
@@ -96,7 +103,7 @@ export async function fetchBounded(url: string | URL, options: FetchBoundedOptio
           method: 'GET',
           headers: sameOrigin ? options.headers : undefined,
           signal: controller.signal,
-          dispatcher: options.dispatcher,
+          dispatcher: options.dispatcher ?? defaultDispatcher(),
         });
       } catch (error) {
         if (timedOut) throw timedOutError(error);

@@ -12,6 +12,7 @@ import {
 import type { Pipeline } from '../pipeline.js';
 import type { CancelResult } from '../queue/cancel.js';
 import type { JobRecord } from '../queue/records.js';
+import { backendStatus } from '../queue/worker-health.js';
 import { UserJobs } from './user-jobs.js';
 
 export interface ServiceLimits {
@@ -34,6 +35,8 @@ export interface Submitted {
   jobId: string;
   duplicate: boolean;
   request: GenerationRequest;
+  /** Something the user should know, e.g. that no worker is online yet. */
+  notice?: string;
 }
 
 export interface Actor {
@@ -83,12 +86,29 @@ export class GenerationService {
     }
   }
 
+  /**
+   * Refuses when every worker says its backend is down (a job would only wait); warns when no worker
+   * is online at all (it may just be restarting, so the job is queued).
+   */
+  async checkBackend(): Promise<string | undefined> {
+    const status = await backendStatus(this.pipeline.connection, this.pipeline.options.prefix);
+    if (status.online > 0 && status.healthy === 0) {
+      throw new UserFacingError(
+        `the video backend is down right now (${status.problems.join('; ') || 'no details'}); nothing was queued, please try again later`,
+      );
+    }
+    return status.online === 0
+      ? 'No render worker is online right now; your video will start as soon as one is back.'
+      : undefined;
+  }
+
   async submit(input: SubmitInput): Promise<Submitted> {
     const existing = await this.pipeline.queue.queue.getJob(input.jobId);
     if (existing) return { jobId: input.jobId, duplicate: true, request: existing.data.request };
     await this.checkLimits(input.requester);
+    const notice = await this.checkBackend();
     const request = finaliseRequest(input.settings, input.images, this.defaultModel);
-    return this.enqueue(input.jobId, {
+    const submitted = await this.enqueue(input.jobId, {
       request,
       requester: input.requester,
       reportTo: input.reportTo,
@@ -96,6 +116,7 @@ export class GenerationService {
       createdAt: Date.now(),
       notes: input.notes ?? [],
     });
+    return { ...submitted, notice };
   }
 
   private async enqueue(jobId: string, data: GenerationJobData): Promise<Submitted> {
@@ -131,8 +152,9 @@ export class GenerationService {
       return { jobId: holder, duplicate: true, request: parent.request };
     }
     await this.checkLimits(input.requester);
+    const notice = await this.checkBackend();
     const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
-    return this.enqueue(input.jobId, {
+    const submitted = await this.enqueue(input.jobId, {
       request,
       requester: input.requester,
       reportTo: input.reportTo,
@@ -141,6 +163,7 @@ export class GenerationService {
       createdAt: Date.now(),
       notes: [],
     });
+    return { ...submitted, notice };
   }
 
   /** Only the requester or a moderator may cancel. */

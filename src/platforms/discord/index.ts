@@ -8,6 +8,7 @@ import { handleButton } from './components.js';
 import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
 import { handleReaction } from './reactions.js';
 import { DiscordDeliverer, DiscordStatusSink } from './reporter.js';
+import { discordRestAgent } from './rest-agent.js';
 import { DiscordMessages } from './store.js';
 
 const DISCORD_CDN_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net'];
@@ -33,7 +34,10 @@ export async function startDiscord(
       GatewayIntentBits.DirectMessageReactions,
     ],
     partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
-    rest: config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {},
+    rest: {
+      ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}),
+      agent: discordRestAgent() as never,
+    },
   });
   const service = new GenerationService(pipeline, platform.defaultModel, {
     maxRunningPerUser: config.MAX_ACTIVE_PER_USER,

@@ -148,7 +148,7 @@ export async function afterSubmit(
   return {
     ok: true,
     jobId: submitted.jobId,
-    text: `Queued${position ? ` (#${position.position})` : ''}: ${messageLink(guildId ?? undefined, channel.id, message.id)} · seed ${submitted.request.seed}`,
+    text: `Queued${position ? ` (#${position.position})` : ''}: ${messageLink(guildId ?? undefined, channel.id, message.id)} · seed ${submitted.request.seed}${submitted.notice ? `\n${submitted.notice}` : ''}`,
   };
 }
 
@@ -175,6 +175,7 @@ export async function animate(context: DiscordContext, input: AnimateInput): Pro
   };
   try {
     await context.service.checkLimits(requester);
+    await context.service.checkBackend();
     const input_image = await storeAttachment(context, input.image, 'image');
     const end_frame = input.endImage
       ? await storeAttachment(context, input.endImage, 'end frame')
