@@ -42,8 +42,12 @@ export function redactText(text: string): string {
   return out;
 }
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'kinema'): Logger {
-  return pino({
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  name = 'kinema',
+  destination?: NodeJS.WritableStream,
+): Logger {
+  const options: LoggerOptions = {
     name,
     level,
     redact: { paths: REDACT, censor: '[redacted]' },
@@ -63,5 +67,6 @@ export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', na
         return serialized;
       },
     },
-  });
+  };
+  return destination ? pino(options, destination as never) : pino(options);
 }

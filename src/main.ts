@@ -64,6 +64,16 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       shutdownGraceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
     });
     log.info({ backend: backend.name, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+    const check = (backend as { checkApp?: () => Promise<string[]> }).checkApp;
+    if (check) {
+      // The hosted app may have changed or been retired (wan-apps.md §0): say so before jobs fail.
+      check
+        .call(backend)
+        .then((problems) => {
+          for (const problem of problems) log.warn({ app: config.INFERENCE_APP }, problem);
+        })
+        .catch((error) => log.warn({ err: error }, 'could not check the inference.sh app'));
+    }
   }
   const ttl = config.STORAGE_TTL_DAYS * 86_400;
   const links = new PublicLinks(

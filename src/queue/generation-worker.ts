@@ -119,7 +119,10 @@ export class GenerationWorker {
     const progress = new ProgressWriter(job, this.opts.progressIntervalMs);
     const started = Date.now();
     let remote = job.data.remote;
-    const notes = [...job.data.notes, ...this.deps.backend.describeIgnored(job.data.request)];
+    const ignored = this.deps.backend.describeIgnored(job.data.request).filter((note) => !job.data.notes.includes(note));
+    const notes = [...job.data.notes, ...ignored];
+    // Written into the job so the status message shows what this backend will not apply, before it runs.
+    if (ignored.length > 0) await job.updateData({ ...job.data, notes });
     const backendJob = { jobId, request: job.data.request, inputs: this.deps.inputs, log };
 
     try {
