@@ -13,7 +13,7 @@ import {
 } from 'discord.js';
 import { fieldInfo } from '../src/core/request.js';
 import type { DiscordContext } from '../src/platforms/discord/context.js';
-import { animate } from '../src/platforms/discord/intake.js';
+import { animate, userOf } from '../src/platforms/discord/intake.js';
 import { CUSTOM_ID } from '../src/platforms/discord/render.js';
 
 /** Right-click a message with an image → Apps → "Animate this image": asks for a prompt in a modal. */
@@ -89,11 +89,7 @@ export async function submitModal(
     options: { prompt: interaction.fields.getTextInputValue('prompt') },
     advanced: interaction.fields.getTextInputValue('advanced'),
     image: attachment,
-    user: {
-      id: interaction.user.id,
-      displayName:
-        member && 'displayName' in member ? String(member.displayName) : interaction.user.displayName,
-    },
+    user: userOf(interaction),
     member,
     guildId: interaction.guildId,
     channel,

@@ -8,7 +8,7 @@ import {
 } from 'discord.js';
 import { FIELD_INFO, type FieldInfo } from '../src/core/request.js';
 import type { DiscordContext } from '../src/platforms/discord/context.js';
-import { animate } from '../src/platforms/discord/intake.js';
+import { animate, userOf } from '../src/platforms/discord/intake.js';
 
 /** Discord option descriptions are at most 100 characters. */
 const describe = (field: FieldInfo) =>
@@ -109,11 +109,7 @@ export async function execute(
     advanced: interaction.options.getString('advanced'),
     image: interaction.options.getAttachment('image'),
     endImage: interaction.options.getAttachment('end_frame'),
-    user: {
-      id: interaction.user.id,
-      displayName:
-        member && 'displayName' in member ? String(member.displayName) : interaction.user.displayName,
-    },
+    user: userOf(interaction),
     member,
     guildId: interaction.guildId,
     channel: channel?.isSendable() ? channel : unsendable(interaction.channelId),

@@ -1,5 +1,6 @@
 import { type ButtonInteraction, MessageFlags, PermissionFlagsBits } from 'discord.js';
 import type { DiscordContext } from './context.js';
+import { userOf } from './intake.js';
 import { CUSTOM_ID } from './render.js';
 import { cancel, rerun } from './rerun.js';
 
@@ -12,13 +13,7 @@ export async function handleButton(
   if (!parsed || (parsed.action !== 'cancel' && parsed.action !== 'rerun')) return false;
   // Acknowledge first: nothing slow before Discord's 3 s deadline.
   await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const user = {
-    id: interaction.user.id,
-    displayName:
-      interaction.member && 'displayName' in interaction.member
-        ? String(interaction.member.displayName)
-        : interaction.user.displayName,
-  };
+  const user = userOf(interaction);
   if (parsed.action === 'cancel') {
     const canModerate = Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages));
     const answer = await cancel(context, { jobId: parsed.target, user, canModerate });

@@ -107,6 +107,20 @@ export async function postStatus(
   return message;
 }
 
+/** The name people see for the member (server nickname first), for status lines and cancel notes. */
+export function userOf(interaction: { user: { id: string; displayName: string }; member: unknown }) {
+  const member = interaction.member as { displayName?: unknown } | null;
+  return {
+    id: interaction.user.id,
+    displayName:
+      member && typeof member.displayName === 'string' ? member.displayName : interaction.user.displayName,
+  };
+}
+
+export function discordRequester(user: { id: string; displayName: string }, guildId: string | null) {
+  return { platform: 'discord', userId: user.id, displayName: user.displayName, scopeId: guildId ?? 'dm' };
+}
+
 export function reportTarget(input: {
   guildId: string | null;
   channelId: string;
@@ -167,12 +181,7 @@ export async function animate(context: DiscordContext, input: AnimateInput): Pro
   const settings = settingsFrom(input.options, input.advanced);
   if (!settings.ok) return { ok: false, text: fixList(settings.errors) };
   if (!input.image) return { ok: false, text: 'Attach an image to animate (PNG, JPEG or WebP).' };
-  const requester = {
-    platform: 'discord',
-    userId: input.user.id,
-    displayName: input.user.displayName,
-    scopeId: input.guildId ?? 'dm',
-  };
+  const requester = discordRequester(input.user, input.guildId);
   try {
     await context.service.checkLimits(requester);
     await context.service.checkBackend();

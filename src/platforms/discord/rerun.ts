@@ -1,7 +1,7 @@
 import type { SendableChannels } from 'discord.js';
 import { UserFacingError } from '../../core/errors.js';
 import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
-import { type AnimateAnswer, afterSubmit, explain, reportTarget } from './intake.js';
+import { type AnimateAnswer, afterSubmit, discordRequester, explain, reportTarget } from './intake.js';
 
 export interface RerunInput {
   parentJobId: string;
@@ -18,12 +18,7 @@ export async function rerun(context: DiscordContext, input: RerunInput): Promise
   try {
     const submitted = await context.service.rerun(input.parentJobId, {
       jobId: input.jobId,
-      requester: {
-        platform: 'discord',
-        userId: input.user.id,
-        displayName: input.user.displayName,
-        scopeId: input.guildId ?? 'dm',
-      },
+      requester: discordRequester(input.user, input.guildId),
       reportTo: reportTarget({
         guildId: input.guildId,
         channelId: input.channel.id,
