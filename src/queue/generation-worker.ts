@@ -119,7 +119,9 @@ export class GenerationWorker {
     const progress = new ProgressWriter(job, this.opts.progressIntervalMs);
     const started = Date.now();
     let remote = job.data.remote;
-    const ignored = this.deps.backend.describeIgnored(job.data.request).filter((note) => !job.data.notes.includes(note));
+    const ignored = this.deps.backend
+      .describeIgnored(job.data.request)
+      .filter((note) => !job.data.notes.includes(note));
     const notes = [...job.data.notes, ...ignored];
     // Written into the job so the status message shows what this backend will not apply, before it runs.
     if (ignored.length > 0) await job.updateData({ ...job.data, notes });

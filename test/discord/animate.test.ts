@@ -110,7 +110,9 @@ describe('Discord /animate end to end through the real discord.js', () => {
     });
     expect(await ephemeralReply(long.id)).toMatch(/num_frames must be a number of the form 4n\+1/);
     const tooLong = animate({ advanced: `negative_prompt="${'n'.repeat(1501)}"` });
-    expect(await ephemeralReply(tooLong.id)).toMatch(/negative_prompt must be 0 to 1500 characters \(it has 1501\)/);
+    expect(await ephemeralReply(tooLong.id)).toMatch(
+      /negative_prompt must be 0 to 1500 characters \(it has 1501\)/,
+    );
     const badAdvanced = animate({ advanced: 'colour=red' });
     expect(await ephemeralReply(badAdvanced.id)).toMatch(/unknown setting colour/);
     const after = await h.pipeline.queue.queue.getJobCounts();
