@@ -116,6 +116,8 @@ export const configSchema = z
     SLACK_SIGNING_SECRET: optionalString,
     SLACK_APP_TOKEN: optionalString,
     SLACK_API_URL: optionalUrl,
+    /** Optional allowlist of Slack channel ids (comma-separated); empty means every channel the app is in. */
+    SLACK_ALLOWED_CHANNELS: csv,
     HTTP_PORT: int(0, 65535, 3000),
     /** Public base URL of this service's HTTP port, for links to videos too large to upload. */
     PUBLIC_URL: optionalUrl,

@@ -73,7 +73,9 @@ export function renderStatus(snapshot: JobSnapshot): StatusView {
     case 'active': {
       const phase = progress?.phase ?? 'queued';
       headline = PHASE_TEXT[phase === 'queued' ? 'uploading' : phase];
-      if (progress?.detail) headline += ` (${progress.detail})`;
+      if (progress?.detail && progress.detail.toLowerCase() !== headline.toLowerCase()) {
+        headline += ` (${progress.detail})`;
+      }
       if (progress?.backendQueuePosition) headline += ` · #${progress.backendQueuePosition} at the GPU`;
       percent = progress?.percent;
       if (progress?.etaAt && progress.etaAt > Date.now()) etaUnix = Math.round(progress.etaAt / 1000);

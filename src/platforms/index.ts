@@ -34,5 +34,9 @@ export async function startPlatforms(context: PlatformContext): Promise<Platform
     const { startDiscord } = await import('./discord/index.js');
     handles.push(await startDiscord(context));
   }
+  if (config.SLACK_BOT_TOKEN) {
+    const { startSlack } = await import('./slack/index.js');
+    handles.push(await startSlack(context));
+  }
   return handles;
 }

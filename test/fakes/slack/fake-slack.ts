@@ -347,6 +347,8 @@ export class FakeSlack {
       is_bot: user.is_bot ?? false,
     };
     if (user.deleted !== undefined) u.deleted = user.deleted;
+    if (user.is_admin !== undefined) u.is_admin = user.is_admin;
+    if (user.is_owner !== undefined) u.is_owner = user.is_owner;
     this.users.set(u.id, u);
     return clone(u);
   }
@@ -1155,6 +1157,9 @@ export class FakeSlack {
         tz: u.tz,
         is_bot: u.is_bot,
         is_app_user: false,
+        is_admin: u.is_admin ?? false,
+        is_owner: u.is_owner ?? false,
+        is_primary_owner: false,
         profile: {
           real_name: u.real_name,
           display_name: u.name,

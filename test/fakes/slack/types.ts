@@ -229,6 +229,9 @@ export interface FakeUser {
   tz: string;
   is_bot: boolean;
   deleted?: boolean;
+  /** Workspace admin / owner, as users.info reports them. */
+  is_admin?: boolean;
+  is_owner?: boolean;
 }
 
 export interface FakeChannel {

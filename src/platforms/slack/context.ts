@@ -1,0 +1,62 @@
+import type { webApi } from '@slack/bolt';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../log.js';
+import type { StatusTracker } from '../../queue/status-tracker.js';
+import type { GenerationService } from '../../service/generation-service.js';
+import type { PublicLinks } from '../../service/public-links.js';
+import type { SlackMessages } from './store.js';
+import type { SlackUsers } from './users.js';
+
+/** Names shared by the manifest, the listeners and the blocks they render. */
+export const SLACK_IDS = {
+  command: '/animate',
+  /** Message shortcut "Animate this image" (manifest `shortcuts[].callback_id`). */
+  animateMessageShortcut: 'kinema_animate_message',
+  /** The animate modal, from the command and from the shortcut. */
+  animateView: 'kinema_animate',
+  cancelAction: 'kinema_cancel',
+  rerunAction: 'kinema_rerun',
+} as const;
+
+/** Reaction short names (no colons): 🎲 and 🔁 rerun with a new seed, ❌ cancels. */
+export const RERUN_REACTIONS: ReadonlySet<string> = new Set(['game_die', 'repeat']);
+export const CANCEL_REACTIONS: ReadonlySet<string> = new Set(['x']);
+
+export const SLACK_DELIVERY_QUEUE = 'deliver-slack';
+
+/** Who the bot is, learned once from auth.test at start-up. */
+export interface SlackIdentity {
+  botUserId: string;
+  botId: string;
+  teamId: string;
+}
+
+/**
+ * Three Web API clients, so one kind of traffic never stalls another (platform notes S8): a 429 on
+ * a progress edit pauses only `progress`, never the upload on `delivery`.
+ */
+export interface SlackClients {
+  /** Interactions: views, ephemeral answers, files.info, users.info, the first status post. */
+  web: webApi.WebClient;
+  /** chat.update of status messages; rate-limited calls are rejected, not queued. */
+  progress: webApi.WebClient;
+  /** The video upload and the final edit of the status message. */
+  delivery: webApi.WebClient;
+}
+
+/** What listeners get: the core service plus Slack's own bookkeeping. */
+export interface SlackContext {
+  config: Config;
+  log: Logger;
+  service: GenerationService;
+  messages: SlackMessages;
+  users: SlackUsers;
+  tracker: StatusTracker;
+  clients: SlackClients;
+  identity: SlackIdentity;
+  links: PublicLinks;
+  /** Hosts input images may be downloaded from: files.slack.com, plus SLACK_API_URL's host. */
+  fileHosts: string[];
+  /** The bot token, for file downloads only; never logged, never stored in jobs. */
+  botToken: string;
+}

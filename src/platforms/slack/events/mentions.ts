@@ -1,0 +1,104 @@
+import type { App } from '@slack/bolt';
+import type { SlackContext } from '../context.js';
+import {
+  fixList,
+  isImageFile,
+  type Place,
+  type ReplyTarget,
+  refusal,
+  type SlackFileRef,
+  startJob,
+  tell,
+} from '../intake.js';
+import type { SlackStatusSink } from '../reporter.js';
+import { readSettings, splitMessage } from '../settings.js';
+
+/** The fields of app_mention and message events Kinema reads. */
+interface MessageLike {
+  user?: string;
+  bot_id?: string;
+  subtype?: string;
+  text?: string;
+  ts: string;
+  thread_ts?: string;
+  channel: string;
+  channel_type?: string;
+  files?: SlackFileRef[];
+}
+
+const HINT =
+  'Attach an image (PNG, JPEG or WebP) to your message and mention me with a prompt, e.g. ' +
+  '`@Kinema the cat yawns num_frames=49`. Or use `/animate`, or ⋮ → *Animate this image* on a message with an image.';
+
+/**
+ * `@Kinema <prompt> [key=value …]` in a message with an image. The same message can arrive as an
+ * app_mention and as a message event (a mention with a file sometimes comes only as the latter,
+ * platform notes S1), so both are handled and the message is claimed once in Redis. Direct
+ * messages to the app need no mention.
+ */
+export async function handleMessage(
+  context: SlackContext,
+  sink: SlackStatusSink,
+  event: MessageLike,
+  via: 'app_mention' | 'message',
+): Promise<void> {
+  const { botUserId } = context.identity;
+  if (!event.user || event.bot_id || event.user === botUserId) return;
+  const inDm = event.channel_type === 'im' || event.channel.startsWith('D');
+  const files = event.files ?? [];
+  if (via === 'message') {
+    if (event.subtype !== undefined && event.subtype !== 'file_share') return;
+    // In channels only mentions count; their file-less form is answered through app_mention.
+    if (!inDm && (files.length === 0 || !(event.text ?? '').includes(`<@${botUserId}>`))) return;
+  }
+  const place: Place = {
+    channel: event.channel,
+    ...(inDm
+      ? event.thread_ts
+        ? { threadTs: event.thread_ts }
+        : {}
+      : { threadTs: event.thread_ts ?? event.ts }),
+  };
+  const reply: ReplyTarget = {
+    userId: event.user,
+    channel: event.channel,
+    ...(place.threadTs ? { threadTs: place.threadTs } : {}),
+  };
+  if (files.length === 0) {
+    // No claim: should a file_share twin of this mention follow, it still counts.
+    await tell(context, reply, refusal(context, event.channel) ?? HINT);
+    return;
+  }
+  // From here on one answer per message, whichever event came first.
+  if (!(await context.messages.claim('message', `${event.channel}-${event.ts}`))) return;
+  const refused = refusal(context, event.channel);
+  if (refused) return tell(context, reply, refused);
+  const image = files.find(isImageFile);
+  if (!image) {
+    const name = files[0]?.name ?? 'that file';
+    return tell(context, reply, `“${name}” is not an image; attach a PNG, JPEG or WebP.`);
+  }
+  const { prompt, advanced } = splitMessage(event.text ?? '');
+  if (!prompt) {
+    return tell(context, reply, 'Add a prompt to your message: what should happen in the video?');
+  }
+  const settings = readSettings({ prompt }, advanced);
+  if (!settings.ok) return tell(context, reply, fixList(settings.errors));
+  await startJob(context, sink, {
+    jobId: `sl-m-${event.channel}-${event.ts}`,
+    settings: settings.value,
+    file: image,
+    user: { id: event.user },
+    place,
+    reply,
+  });
+}
+
+export function register(app: App, context: SlackContext, sink: SlackStatusSink): void {
+  app.event('app_mention', async ({ event }) => {
+    await handleMessage(context, sink, event as unknown as MessageLike, 'app_mention');
+  });
+  app.event('message', async ({ event }) => {
+    await handleMessage(context, sink, event as unknown as MessageLike, 'message');
+  });
+}
