@@ -1,4 +1,4 @@
-import type { JobOutcome, JobProgress, Phase } from './job.js';
+import type { DeliveryJobData, JobOutcome, JobProgress, Phase } from './job.js';
 import { MODEL_PROFILES } from './models.js';
 import type { GenerationRequest } from './request.js';
 
@@ -120,4 +120,19 @@ export function resultCaption(
   if (info.requesterName) parts.push(`for ${info.requesterName}`);
   lines.push(parts.join(' · '));
   return lines;
+}
+
+/** The final snapshot of a delivered job: succeeded, failed or cancelled, with its outcome. */
+export function outcomeSnapshot(delivery: DeliveryJobData): JobSnapshot {
+  const { outcome } = delivery;
+  const state: JobState =
+    outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'failed' ? 'failed' : 'cancelled';
+  return {
+    jobId: delivery.jobId,
+    state,
+    request: delivery.request,
+    requesterName: delivery.requester.displayName,
+    notes: outcome.kind === 'failed' ? outcome.notes : [],
+    outcome,
+  };
 }

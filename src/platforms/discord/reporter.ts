@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { DiscordAPIError, type Message, type SendableChannels } from 'discord.js';
 import type { DeliveryJobData } from '../../core/job.js';
-import { type JobSnapshot, statusFingerprint } from '../../core/status-text.js';
+import { type JobSnapshot, outcomeSnapshot, statusFingerprint } from '../../core/status-text.js';
 import { fitToSize, posterFrame } from '../../media/video.js';
 import type { StatusSink } from '../../queue/status-tracker.js';
 import type { PublicLinks } from '../../service/public-links.js';
@@ -87,7 +87,7 @@ export class DiscordDeliverer {
   ) {}
 
   async deliver(delivery: DeliveryJobData): Promise<void> {
-    const { jobId, outcome, request } = delivery;
+    const { jobId, outcome } = delivery;
     const ref = await this.context.messages.status(jobId);
     const channelId = String(delivery.reportTo.channelId);
     const channel = await this.sink.channel(channelId);
@@ -96,27 +96,15 @@ export class DiscordDeliverer {
       await this.context.tracker.untrack(jobId);
       return;
     }
-    const base: JobSnapshot = {
-      jobId,
-      state: 'active',
-      request,
-      requesterName: delivery.requester.displayName,
-      notes: outcome.kind === 'failed' ? outcome.notes : [],
-    };
+    const snapshot = outcomeSnapshot(delivery);
     if (outcome.kind === 'succeeded') {
       const resultId =
         (await this.context.messages.delivered(jobId)) ?? (await this.postVideo(delivery, channel));
-      const snapshot: JobSnapshot = { ...base, state: 'succeeded', outcome };
       const { payload } = statusPayload(snapshot);
       const link = messageLink(delivery.reportTo.guildId as string | undefined, channelId, resultId);
       payload.embeds[0]!.description = `${payload.embeds[0]!.description}\nVideo: ${link}`;
       if (ref && !ref.gone) await this.sink.edit(jobId, ref, payload).catch(() => undefined);
     } else {
-      const snapshot: JobSnapshot = {
-        ...base,
-        state: outcome.kind === 'failed' ? 'failed' : 'cancelled',
-        outcome,
-      };
       const { payload } = statusPayload(snapshot);
       if (ref && !ref.gone) await this.sink.edit(jobId, ref, payload);
       else await channel.send({ ...payload, content: `<@${delivery.requester.userId}>` });

@@ -1,6 +1,6 @@
 import { webApi } from '@slack/bolt';
 import type { DeliveryJobData } from '../../core/job.js';
-import { type JobSnapshot, statusFingerprint } from '../../core/status-text.js';
+import { type JobSnapshot, outcomeSnapshot, statusFingerprint } from '../../core/status-text.js';
 import type { StatusSink } from '../../queue/status-tracker.js';
 import type { SlackContext } from './context.js';
 import { escapeMrkdwn, rerunButton, resultMessage, type StatusMessage, statusMessage } from './render.js';
@@ -167,7 +167,7 @@ export class SlackDeliverer {
   ) {}
 
   async deliver(delivery: DeliveryJobData): Promise<void> {
-    const { jobId, outcome, request } = delivery;
+    const { jobId, outcome } = delivery;
     const ref = await this.context.messages.status(jobId);
     const channel = String(delivery.reportTo.channel ?? ref?.channel ?? '');
     const threadTs = (delivery.reportTo.threadTs as string | undefined) ?? ref?.threadTs;
@@ -175,27 +175,16 @@ export class SlackDeliverer {
       await this.context.tracker.untrack(jobId);
       return;
     }
-    const base: JobSnapshot = {
-      jobId,
-      state: 'active',
-      request,
-      requesterName: delivery.requester.displayName,
-      notes: outcome.kind === 'failed' ? outcome.notes : [],
-    };
+    const snapshot = outcomeSnapshot(delivery);
     if (outcome.kind === 'succeeded') {
       const delivered =
         (await this.context.messages.delivered(jobId)) ?? (await this.postVideo(delivery, channel, threadTs));
       const where = ref?.threadTs ? 'in this thread' : 'below';
       const extra = delivered.fileId ? [`The video is ${where}.`] : [];
       await this.sink
-        .finish(jobId, { ...base, state: 'succeeded', outcome }, extra)
+        .finish(jobId, snapshot, extra)
         .catch((error) => this.context.log.warn({ err: error, jobId }, 'could not mark the status done'));
     } else {
-      const snapshot: JobSnapshot = {
-        ...base,
-        state: outcome.kind === 'failed' ? 'failed' : 'cancelled',
-        outcome,
-      };
       const edited = ref && !ref.gone ? await this.sink.finish(jobId, snapshot) : false;
       if (!edited) {
         const message = statusMessage(snapshot, { requesterId: delivery.requester.userId });
