@@ -501,7 +501,12 @@ export class InferenceBackend implements VideoBackend {
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
     const host = url.host.toLowerCase();
     const hostname = url.hostname.toLowerCase();
-    if (host === this.apiHost.toLowerCase()) return true;
+    // The API's own machine on any port: a storage or CDN origin beside a self-hosted or proxied API.
+    if (
+      host === this.apiHost.toLowerCase() ||
+      hostname === new URL(`http://${this.apiHost}`).hostname.toLowerCase()
+    )
+      return true;
     if (url.protocol === 'https:' && (hostname === 'inference.sh' || hostname.endsWith('.inference.sh')))
       return true;
     return (this.options.outputHosts ?? []).some((raw) => {
@@ -532,7 +537,7 @@ export class InferenceBackend implements VideoBackend {
     const shown = `${url.protocol}//${url.host}${url.pathname}`;
     if (!this.isAllowedOutputHost(url)) {
       throw new ConfigurationError(
-        `refusing to download the result from ${url.host}: results are fetched only from the inference.sh API host, *.inference.sh and the hosts listed in INFERENCE_OUTPUT_HOSTS (add ${url.host} there if it is trusted)`,
+        `refusing to download the result from ${url.host}: results are fetched only from the inference.sh API's host, *.inference.sh and the hosts listed in INFERENCE_OUTPUT_HOSTS (add ${url.host} there if it is trusted)`,
       );
     }
     const tooLarge = (bytes: number) =>

@@ -46,7 +46,8 @@ export async function startDiscord(
   const ttl = config.STORAGE_TTL_DAYS * 86_400;
   const messages = new DiscordMessages(pipeline.connection, config.KINEMA_PREFIX, ttl);
   const cdnHosts = [...DISCORD_CDN_HOSTS];
-  if (config.DISCORD_API_URL) cdnHosts.push(new URL(config.DISCORD_API_URL).host);
+  // A proxy or stand-in serves attachments from its own machine, possibly on another port.
+  if (config.DISCORD_API_URL) cdnHosts.push(new URL(config.DISCORD_API_URL).hostname);
   const context = {
     client,
     config,

@@ -93,7 +93,7 @@ export async function startSlack(
   });
   const ttl = config.STORAGE_TTL_DAYS * 86_400;
   const fileHosts = [...SLACK_FILE_HOSTS];
-  if (slackApiUrl) fileHosts.push(new URL(slackApiUrl).host);
+  if (slackApiUrl) fileHosts.push(new URL(slackApiUrl).hostname);
   const context = {
     config,
     log,
