@@ -28,11 +28,14 @@ export const modalPrefix = 'kinema:animate-message:';
 
 const IMAGE_TYPES = /^image\/(png|jpeg|webp|gif|avif)/;
 
-export async function execute(interaction: MessageContextMenuCommandInteraction): Promise<void> {
-  const hasImage = interaction.targetMessage.attachments.some((attachment) =>
+export async function execute(
+  interaction: MessageContextMenuCommandInteraction,
+  context: DiscordContext,
+): Promise<void> {
+  const image = interaction.targetMessage.attachments.find((attachment) =>
     IMAGE_TYPES.test(attachment.contentType ?? ''),
   );
-  if (!hasImage) {
+  if (!image) {
     await interaction.reply({
       content: 'That message has no image attached. Pick a message with a PNG, JPEG or WebP image.',
       flags: MessageFlags.Ephemeral,
@@ -56,13 +59,21 @@ export async function execute(interaction: MessageContextMenuCommandInteraction)
       new ActionRowBuilder<TextInputBuilder>().addComponents(
         new TextInputBuilder()
           .setCustomId('advanced')
-          .setLabel('Settings (optional), e.g. num_frames=49 seed=7')
+          // Discord allows 45 characters in a label.
+          .setLabel('More settings, e.g. num_frames=49 seed=7')
+          .setPlaceholder('key=value pairs; see /animate advanced')
           .setStyle(TextInputStyle.Short)
           .setRequired(false)
           .setMaxLength(1000),
       ),
     );
   await interaction.showModal(modal);
+  await context.messages.setPicked(interaction.targetId, interaction.user.id, {
+    url: image.url,
+    name: image.name,
+    size: image.size,
+    contentType: image.contentType,
+  });
 }
 
 export async function submitModal(
@@ -74,13 +85,9 @@ export async function submitModal(
   const channel =
     interaction.channel ??
     (await interaction.client.channels.fetch(interaction.channelId ?? '').catch(() => null));
-  const message =
-    channel && 'messages' in channel
-      ? await channel.messages.fetch(messageId).catch(() => undefined)
-      : undefined;
-  const attachment = message?.attachments.find((candidate) => IMAGE_TYPES.test(candidate.contentType ?? ''));
+  const attachment = await context.messages.picked(messageId, interaction.user.id);
   if (!channel?.isSendable() || !attachment) {
-    await interaction.editReply('I could not read that message any more; it may have been deleted.');
+    await interaction.editReply('That took too long and I lost the image; pick "Animate this image" again.');
     return;
   }
   const member = interaction.member;

@@ -118,4 +118,46 @@ describe('Discord /animate end to end through the real discord.js', () => {
     const after = await h.pipeline.queue.queue.getJobCounts();
     expect(after).toEqual(before);
   });
+
+  it('animates the image of a message picked with "Animate this image", asking for the prompt in a modal', async () => {
+    const source = h.discord.createMessage({
+      channelId: h.channelId,
+      authorId: h.otherUserId,
+      content: 'look at my cat',
+      attachments: [{ bytes: h.png, filename: 'mycat.png', contentType: 'image/png' }],
+    });
+    const menu = h.discord.invokeMessageCommand({
+      userId: h.userId,
+      channelId: h.channelId,
+      name: 'Animate this image',
+      targetMessageId: source.id,
+    });
+    await waitFor(() => h.discord.callbacks(menu.id).find((callback) => callback.type === 9), 'the modal');
+    const submitted = h.discord.submitModal({
+      userId: h.userId,
+      fromInteractionId: menu.id,
+      fields: { prompt: 'the cat from the message blinks', advanced: 'seed=4242' },
+    });
+    expect(await ephemeralReply(submitted.id)).toMatch(/Queued/);
+    const post = await waitFor(
+      () => videoPosts().find((message) => message.content.includes('the cat from the message blinks')),
+      'the video',
+    );
+    expect(post.content).toMatch(/seed 4242/);
+
+    const text = h.discord.createMessage({
+      channelId: h.channelId,
+      authorId: h.otherUserId,
+      content: 'no image',
+    });
+    const refused = h.discord.invokeMessageCommand({
+      userId: h.userId,
+      channelId: h.channelId,
+      name: 'Animate this image',
+      targetMessageId: text.id,
+    });
+    await waitFor(() => h.discord.callbacks(refused.id)[0], 'the answer');
+    expect(h.discord.callbacks(refused.id)[0]).toMatchObject({ type: 4 });
+    expect(JSON.stringify(h.discord.callbacks(refused.id)[0]!.data)).toMatch(/has no image attached/);
+  });
 });

@@ -83,7 +83,7 @@ export async function startDiscordHarness(
     ...env,
   });
   await deployCommands(config);
-  const log = createLogger('silent');
+  const log = createLogger(process.env.KINEMA_TEST_LOG ?? 'silent');
   const pipeline = new Pipeline({ redisUrl: TEST_REDIS_URL, prefix, log, backoffMs: 50 });
   const harness: DiscordHarness = {
     discord,

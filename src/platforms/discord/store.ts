@@ -8,6 +8,13 @@ export interface StatusMessageRef {
   gone?: boolean;
 }
 
+export interface PickedAttachment {
+  url: string;
+  name: string;
+  size: number;
+  contentType: string | null;
+}
+
 /**
  * Which Discord message shows which job, in Redis, so any bot process (and one that restarted)
  * can edit the status, and a reaction on a result finds its job.
@@ -27,6 +34,24 @@ export class DiscordMessages {
   }
   private deliveredKey(jobId: string) {
     return `${this.prefix}:discord:delivered:${jobId}`;
+  }
+
+  /**
+   * The image a context-menu user picked, kept while they type the prompt: reading the message back
+   * later would need the privileged Message Content intent, the interaction carries it for free.
+   */
+  async setPicked(messageId: string, userId: string, attachment: PickedAttachment): Promise<void> {
+    await this.redis.set(
+      `${this.prefix}:discord:picked:${messageId}:${userId}`,
+      JSON.stringify(attachment),
+      'EX',
+      900,
+    );
+  }
+
+  async picked(messageId: string, userId: string): Promise<PickedAttachment | undefined> {
+    const raw = await this.redis.get(`${this.prefix}:discord:picked:${messageId}:${userId}`);
+    return raw ? (JSON.parse(raw) as PickedAttachment) : undefined;
   }
 
   async setStatus(jobId: string, ref: StatusMessageRef): Promise<void> {
