@@ -257,4 +257,31 @@ describe('job pipeline on a real Redis', () => {
       await worker.close();
     }
   });
+
+  it('rides out a Redis reconnect mid-job: every connection dropped, the job still finishes once', async () => {
+    const before = service.submissions();
+    service.holdNewTasks(true);
+    const worker = await pipeline.startWorker(new ScriptedBackend(service.url), copyPreparer, FAST);
+    try {
+      const jobId = await enqueue('reconnect');
+      await waitFor(
+        async () => (await pipeline.queue.queue.getJob(jobId))?.data.remote?.taskId,
+        'a stored task id',
+      );
+      // Drop every connection of this test's processes, as a Redis restart or a network blip would.
+      const clients = (await redis.client('LIST')) as string;
+      const ours = clients
+        .split('\n')
+        .filter((line) => line.includes(prefix))
+        .map((line) => /(?:^| )id=(\d+)/.exec(line)?.[1])
+        .filter((id): id is string => Boolean(id));
+      expect(ours.length).toBeGreaterThan(2);
+      for (const id of ours) await redis.client('KILL', 'ID', id).catch(() => undefined);
+      service.release();
+      expect((await deliveryFor(jobId)).outcome.kind).toBe('succeeded');
+      expect(service.submissions() - before).toBe(1);
+    } finally {
+      await worker.close();
+    }
+  });
 });
