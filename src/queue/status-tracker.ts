@@ -31,6 +31,7 @@ export class StatusTracker {
   private readonly lastRender = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
   private closed = false;
+  private positionsCache?: { at: number; value: Promise<Map<string, { position: number; of: number }>> };
 
   constructor(
     private readonly connection: Redis,
@@ -130,7 +131,7 @@ export class StatusTracker {
     switch (state) {
       case 'waiting':
       case 'prioritized':
-        return { ...base, state: 'waiting', position: await this.queue.position(jobId) };
+        return { ...base, state: 'waiting', position: (await this.positions()).get(jobId) };
       case 'delayed':
         return { ...base, state: job.attemptsMade > 0 ? 'retrying' : 'waiting' };
       case 'active':
@@ -138,6 +139,18 @@ export class StatusTracker {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * Positions of all waiting jobs, read at most four times a second: one queue move re-renders every
+   * waiting job, and reading the whole wait list for each of them would be quadratic.
+   */
+  private positions() {
+    const now = Date.now();
+    if (!this.positionsCache || now - this.positionsCache.at > 250) {
+      this.positionsCache = { at: now, value: this.queue.positions() };
+    }
+    return this.positionsCache.value;
   }
 
   async close(): Promise<void> {
