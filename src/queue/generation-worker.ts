@@ -242,9 +242,9 @@ export class GenerationWorker {
 
   /** Transient failures that used up every attempt, and stalls, still reach the chat. */
   private async onFailed(job: Job<GenerationJobData, VideoResult>, error: Error): Promise<void> {
-    const attempts = job.opts.attempts ?? 1;
     if (error.name === 'UnrecoverableError' || error instanceof DelayedError) return;
-    if (job.attemptsMade < attempts) return;
+    // 'failed' fires for every attempt; only a job that will not run again is reported.
+    if (!(await job.isFailed().catch(() => false))) return;
     const message = redactText(error.message);
     await this.deps.deliveries
       .send(job.id!, job.data, {

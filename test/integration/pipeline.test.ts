@@ -245,6 +245,13 @@ describe('job pipeline on a real Redis', () => {
       expect((await deliveryFor(retried)).outcome.kind).toBe('succeeded');
       expect((await pipeline.queue.queue.getJob(retried))?.attemptsMade).toBeGreaterThanOrEqual(2);
 
+      service.failNextSubmissions(2, 503);
+      const exhausted = await enqueue('always busy', 2);
+      const gaveUp = await deliveryFor(exhausted);
+      expect(gaveUp.outcome).toMatchObject({ kind: 'failed' });
+      if (gaveUp.outcome.kind === 'failed') expect(gaveUp.outcome.message).toMatch(/kept failing.*503/);
+      expect(deliveries.filter((d) => d.jobId === exhausted)).toHaveLength(1);
+
       service.failTasksWith('the prompt was refused by the safety checker');
       const refused = await enqueue('refused', 4);
       const delivery = await deliveryFor(refused);
