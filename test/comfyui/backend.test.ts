@@ -402,7 +402,10 @@ describe('ComfyBackend recovery', () => {
   });
 
   it('preflight names a missing node and a missing weights file', async () => {
-    const server = await fake({ missingNodes: ['WanImageToVideo'], models: { vae: [] } });
+    const server = await fake({
+      missingNodes: ['WanImageToVideo'],
+      models: { vae: ['wan2.2_vae.safetensors'] },
+    });
     const comfy = backend([server.url]);
     const [report] = await comfy.preflight();
     expect(report).toMatchObject({ ok: false, reachable: true, version: '0.3.64' });
@@ -410,6 +413,10 @@ describe('ComfyBackend recovery', () => {
     expect(
       report!.problems.some((p) => p.includes('missing model file wan_2.1_vae.safetensors (models/vae)')),
     ).toBe(true);
+    // It says what to change, and what the server does have.
+    expect(report!.problems.join('\n')).toMatch(
+      /set COMFYUI_VAE to a file the server has \(e\.g\. wan2\.2_vae\.safetensors\)/,
+    );
     const health = await comfy.health();
     expect(health.ok).toBe(false);
     expect(health.message).toContain('WanImageToVideo');

@@ -13,6 +13,14 @@ import {
 } from './client.js';
 import { type ComfyModelFiles, MODEL_FOLDERS, type Placeholder, type WorkflowTemplate } from './workflow.js';
 
+/** The setting that names each weights file, for messages that tell the operator what to change. */
+const SETTING_OF: Record<string, string> = {
+  unet: 'COMFYUI_UNET',
+  textEncoder: 'COMFYUI_TEXT_ENCODER',
+  vae: 'COMFYUI_VAE',
+  clipVision: 'COMFYUI_CLIP_VISION',
+  flfUnet: 'COMFYUI_FLF_UNET',
+};
 /**
  * The configured ComfyUI servers: start-up and periodic preflight (spec §2), health, and picking the
  * least busy healthy server for a new job.
@@ -271,7 +279,9 @@ export class ComfyPool {
         continue;
       }
       if (listing?.includes(file)) continue;
-      const line = `ComfyUI at ${server.host} is missing model file ${file} (models/${folder})`;
+      const present = (listing ?? []).filter((name) => /wan|umt5|clip_vision/i.test(name)).slice(0, 4);
+      const hint = `; put it there or set ${SETTING_OF[key]} to a file the server has${present.length > 0 ? ` (e.g. ${present.join(', ')})` : ''}`;
+      const line = `ComfyUI at ${server.host} is missing model file ${file} (models/${folder})${hint}`;
       if (needed) problems.push(line);
       else warnings.push(`${line}; first-and-last-frame jobs will fail there`);
     }
