@@ -23,6 +23,20 @@ export interface EnqueueResult {
 
 const BULLMQ_ID = /^[A-Za-z0-9_.-]+$/;
 
+/** Name of the worker's backoff strategy (see `retryDelay`). */
+export const RETRY_BACKOFF = 'kinema';
+
+/**
+ * Exponential backoff with jitter, capped at ten minutes, and never sooner than a service asked
+ * (Retry-After or a rate-limit reset, carried by TransientError.retryAfterMs).
+ */
+export function retryDelay(attemptsMade: number, baseMs: number, error?: Error): number {
+  const exponential = Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), 10 * 60_000);
+  const jittered = Math.round(exponential * (0.7 + Math.random() * 0.3));
+  const asked = (error as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+  return Math.max(jittered, typeof asked === 'number' && Number.isFinite(asked) ? asked : 0);
+}
+
 /** The producer side: enqueue idempotently, read positions and states. */
 export class GenerationQueue {
   readonly queue: Queue<GenerationJobData>;
@@ -30,12 +44,13 @@ export class GenerationQueue {
   private readonly opts: Required<GenerationQueueOptions>;
 
   constructor(connection: Redis, options: GenerationQueueOptions) {
+    const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
     this.opts = {
       attempts: 4,
       backoffMs: 5_000,
       recordTtlSeconds: 30 * 24 * 3600,
       keepFinishedSeconds: 7 * 24 * 3600,
-      ...options,
+      ...(defined as GenerationQueueOptions),
     };
     this.queue = new Queue<GenerationJobData>(GENERATE_QUEUE, { connection, prefix: this.opts.prefix });
     this.records = new JobRecords(connection, this.opts.prefix, this.opts.recordTtlSeconds);
@@ -62,7 +77,7 @@ export class GenerationQueue {
     await this.queue.add('generate', data, {
       jobId,
       attempts: this.opts.attempts,
-      backoff: { type: 'exponential', delay: this.opts.backoffMs, jitter: 0.3 },
+      backoff: { type: RETRY_BACKOFF, delay: this.opts.backoffMs },
       removeOnComplete: keep,
       removeOnFail: keep,
     });

@@ -14,6 +14,7 @@ import type { InputStore } from '../storage/inputs.js';
 import type { CancelBroadcast } from './cancel.js';
 import { GENERATE_QUEUE } from './connection.js';
 import type { Deliveries } from './delivery.js';
+import { retryDelay } from './generation-queue.js';
 
 /** What the worker needs to know of a finished file; `media/video.ts` provides the real one. */
 export interface PreparedVideo {
@@ -92,6 +93,16 @@ export class GenerationWorker {
         stalledInterval: this.opts.stalledIntervalMs,
         maxStalledCount: this.opts.maxStalledCount,
         autorun: false,
+        settings: {
+          backoffStrategy: (attemptsMade, _type, error, job) =>
+            retryDelay(
+              attemptsMade,
+              Number(
+                job?.opts.backoff && typeof job.opts.backoff === 'object' ? job.opts.backoff.delay : 5_000,
+              ) || 5_000,
+              error,
+            ),
+        },
       },
     );
     this.worker.on('error', (error) => deps.log.error({ err: error }, 'worker error'));
