@@ -46,6 +46,13 @@ export class CancelBroadcast {
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') return 'finished';
     await this.redis.set(this.flagKey(request.jobId), request.by ?? 'someone', 'EX', 24 * 3600);
+    // A job back in the queue with a live remote task (after a crash, a hand-over or a retry wait)
+    // must not just vanish: the next worker that takes it sees the flag and cancels the task too.
+    if (job.data.remote) {
+      if (state === 'delayed') await job.promote().catch(() => undefined);
+      await this.redis.publish(this.channel, JSON.stringify(request));
+      return 'signalled';
+    }
     if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
       try {
         await job.remove();

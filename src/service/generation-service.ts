@@ -1,4 +1,6 @@
-import { UserFacingError } from '../core/errors.js';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TransientError, UserFacingError } from '../core/errors.js';
 import type { GenerationJobData, ReportTarget, Requester } from '../core/job.js';
 import { MODEL_PROFILES } from '../core/models.js';
 import {
@@ -46,6 +48,10 @@ export interface Actor {
   canModerate: boolean;
 }
 
+/** Deletes a lock only if it is still ours (it may have expired and been taken by another request). */
+const RELEASE_LOCK =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
 /** Thrown when a user is over their cap; the message says where their jobs stand. */
 export class OverLimitError extends UserFacingError {}
 
@@ -68,16 +74,32 @@ export class GenerationService {
     return `${requester.platform}:${requester.scopeId ?? 'global'}:${requester.userId}`;
   }
 
+  /**
+   * Runs the caps check and the enqueue for one person at a time, so concurrent requests (or a
+   * burst of reactions) cannot all pass the check before any of them is counted.
+   */
+  private async underUserLock<T>(requester: Requester, work: () => Promise<T>): Promise<T> {
+    const redis = this.pipeline.connection;
+    const key = `${this.pipeline.options.prefix}:user-lock:${this.scope(requester)}`;
+    const token = randomUUID();
+    for (let attempt = 0; (await redis.set(key, token, 'PX', 15_000, 'NX')) !== 'OK'; attempt += 1) {
+      if (attempt >= 200) throw new TransientError('too many requests at once; please try again');
+      await sleep(25);
+    }
+    try {
+      return await work();
+    } finally {
+      await redis.eval(RELEASE_LOCK, 1, key, token).catch(() => undefined);
+    }
+  }
+
   async checkLimits(requester: Requester): Promise<void> {
     const load = await this.userJobs.load(this.scope(requester));
     const { maxRunningPerUser, maxWaitingPerUser } = this.limits;
     const inFlight = load.running + load.waiting;
-    // BullMQ cannot hold back one user's jobs (groups are Pro), so the caps are checked here, at enqueue.
-    const wouldWait = inFlight >= maxRunningPerUser;
-    if (
-      inFlight >= maxRunningPerUser + maxWaitingPerUser ||
-      (wouldWait && load.waiting >= maxWaitingPerUser)
-    ) {
+    // BullMQ cannot hold back one user's jobs (groups are Pro), so the caps are checked here, at
+    // enqueue, on everything the person has in flight.
+    if (inFlight >= maxRunningPerUser + maxWaitingPerUser) {
       throw new OverLimitError(
         `you already have ${load.running} video${load.running === 1 ? '' : 's'} rendering and ${load.waiting} waiting ` +
           `(at most ${maxRunningPerUser} rendering and ${maxWaitingPerUser} waiting per person). ` +
@@ -105,18 +127,20 @@ export class GenerationService {
   async submit(input: SubmitInput): Promise<Submitted> {
     const existing = await this.pipeline.queue.queue.getJob(input.jobId);
     if (existing) return { jobId: input.jobId, duplicate: true, request: existing.data.request };
-    await this.checkLimits(input.requester);
-    const notice = await this.checkBackend();
-    const request = finaliseRequest(input.settings, input.images, this.defaultModel);
-    const submitted = await this.enqueue(input.jobId, {
-      request,
-      requester: input.requester,
-      reportTo: input.reportTo,
-      deliverVia: input.deliverVia,
-      createdAt: Date.now(),
-      notes: input.notes ?? [],
+    return this.underUserLock(input.requester, async () => {
+      await this.checkLimits(input.requester);
+      const notice = await this.checkBackend();
+      const request = finaliseRequest(input.settings, input.images, this.defaultModel);
+      const submitted = await this.enqueue(input.jobId, {
+        request,
+        requester: input.requester,
+        reportTo: input.reportTo,
+        deliverVia: input.deliverVia,
+        createdAt: Date.now(),
+        notes: input.notes ?? [],
+      });
+      return { ...submitted, notice };
     });
-    return { ...submitted, notice };
   }
 
   private async enqueue(jobId: string, data: GenerationJobData): Promise<Submitted> {
@@ -151,19 +175,27 @@ export class GenerationService {
       const holder = (await this.pipeline.connection.get(lock)) ?? input.jobId;
       return { jobId: holder, duplicate: true, request: parent.request };
     }
-    await this.checkLimits(input.requester);
-    const notice = await this.checkBackend();
-    const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
-    const submitted = await this.enqueue(input.jobId, {
-      request,
-      requester: input.requester,
-      reportTo: input.reportTo,
-      deliverVia: input.deliverVia,
-      parentJobId,
-      createdAt: Date.now(),
-      notes: [],
-    });
-    return { ...submitted, notice };
+    try {
+      return await this.underUserLock(input.requester, async () => {
+        await this.checkLimits(input.requester);
+        const notice = await this.checkBackend();
+        const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
+        const submitted = await this.enqueue(input.jobId, {
+          request,
+          requester: input.requester,
+          reportTo: input.reportTo,
+          deliverVia: input.deliverVia,
+          parentJobId,
+          createdAt: Date.now(),
+          notes: [],
+        });
+        return { ...submitted, notice };
+      });
+    } catch (error) {
+      // Refused (caps, backend down): the next click must be able to try again.
+      await this.pipeline.connection.del(lock);
+      throw error;
+    }
   }
 
   /** Only the requester or a moderator may cancel. */

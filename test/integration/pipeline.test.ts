@@ -218,6 +218,27 @@ describe('job pipeline on a real Redis', () => {
     expect(service.submissions() - before).toBe(1);
   });
 
+  it('cancels the remote task of a job that went back to the queue with one running', async () => {
+    service.holdNewTasks(true);
+    const first = startWorkerProcess({ SHUTDOWN_GRACE_MS: '100' });
+    await waitForOutput(first, 'ready');
+    const jobId = await enqueue('handed back, then cancelled');
+    const taskId = await waitFor(
+      async () => (await pipeline.queue.queue.getJob(jobId))?.data.remote?.taskId,
+      'a stored task id',
+    );
+    await stopProcess(first, 'SIGTERM');
+    expect(['waiting', 'delayed']).toContain(await pipeline.queue.state(jobId));
+    expect(await pipeline.cancel({ jobId, by: 'Tester' })).toBe('signalled');
+
+    const second = startWorkerProcess();
+    await waitForOutput(second, 'ready');
+    expect((await deliveryFor(jobId)).outcome).toEqual({ kind: 'cancelled', by: 'Tester' });
+    const task = service.tasks().find((candidate) => candidate.id === taskId);
+    expect(task?.cancelRequests).toBeGreaterThan(0);
+    expect(task?.status).toBe('cancelled');
+  });
+
   it('never resubmits when a crash left the submission outcome unknown', async () => {
     const before = service.submissions();
     const jobId = await enqueue('ambiguous');
