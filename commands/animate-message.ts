@@ -12,7 +12,7 @@ import {
   TextInputStyle,
 } from 'discord.js';
 import { fieldInfo } from '../src/core/request.js';
-import type { DiscordContext } from '../src/platforms/discord/context.js';
+import { botUploadLimit, type DiscordContext } from '../src/platforms/discord/context.js';
 import { animate, userOf } from '../src/platforms/discord/intake.js';
 import { CUSTOM_ID } from '../src/platforms/discord/render.js';
 
@@ -101,7 +101,7 @@ export async function submitModal(
     guildId: interaction.guildId,
     channel,
     appPermissions: interaction.appPermissions,
-    uploadLimit: interaction.attachmentSizeLimit,
+    uploadLimit: botUploadLimit(interaction),
   });
   await interaction.editReply({ content: answer.text, allowedMentions: { parse: [] } });
 }

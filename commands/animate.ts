@@ -7,7 +7,7 @@ import {
   SlashCommandBuilder,
 } from 'discord.js';
 import { FIELD_INFO, type FieldInfo } from '../src/core/request.js';
-import type { DiscordContext } from '../src/platforms/discord/context.js';
+import { botUploadLimit, type DiscordContext } from '../src/platforms/discord/context.js';
 import { animate, userOf } from '../src/platforms/discord/intake.js';
 
 /** Discord option descriptions are at most 100 characters. */
@@ -114,7 +114,7 @@ export async function execute(
     guildId: interaction.guildId,
     channel: channel?.isSendable() ? channel : unsendable(interaction.channelId),
     appPermissions: interaction.appPermissions,
-    uploadLimit: interaction.attachmentSizeLimit,
+    uploadLimit: botUploadLimit(interaction),
   });
   await interaction.editReply({ content: answer.text, allowedMentions: { parse: [] } });
 }

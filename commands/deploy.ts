@@ -5,6 +5,7 @@
  */
 import { REST, Routes } from 'discord.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { isEntryPoint } from '../src/entry-point.js';
 import { loadCommands } from '../src/platforms/discord/command-loader.js';
 import { discordRestAgent } from '../src/platforms/discord/rest-agent.js';
 
@@ -25,7 +26,7 @@ export async function deployCommands(env = loadConfig()): Promise<{ count: numbe
   return { count: body.length, scope: env.DISCORD_GUILD_ID ? `guild ${env.DISCORD_GUILD_ID}` : 'global' };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   deployCommands().then(
     ({ count, scope }) => {
       process.stdout.write(

@@ -27,6 +27,8 @@ const SECRET_PATTERNS = [
   /\bxapp-[A-Za-z0-9-]{6,}/g,
   /\bBot [A-Za-z0-9._-]{20,}/g,
   /\bBearer [A-Za-z0-9._-]{8,}/g,
+  // Interaction and webhook tokens travel in the URL path (e.g. DiscordAPIError.url).
+  /(\/(?:webhooks|interactions)\/\d+\/)[A-Za-z0-9._-]{20,}/g,
   // Signed URLs carry their credential in the query string.
   /([?&](?:X-Amz-Signature|X-Amz-Credential|signature|sig|token|hm)=)[^&\s"]+/gi,
 ];
@@ -64,6 +66,12 @@ export function createLogger(
         const serialized = pino.stdSerializers.err(err as Error);
         if (serialized.message) serialized.message = redactText(serialized.message);
         if (serialized.stack) serialized.stack = redactText(serialized.stack);
+        // Library errors carry the request they failed on (URL, body); mask what could hold a token.
+        for (const field of ['url', 'requestBody', 'config', 'headers']) {
+          const value = (serialized as Record<string, unknown>)[field];
+          if (typeof value === 'string') (serialized as Record<string, unknown>)[field] = redactText(value);
+          else if (value !== undefined) (serialized as Record<string, unknown>)[field] = '[redacted]';
+        }
         return serialized;
       },
     },

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createBackend, defaultModel } from './backends/index.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { isEntryPoint } from './entry-point.js';
 import { createLogger, type Logger } from './log.js';
 import { checkFfmpeg, normaliseForChat } from './media/video.js';
 import { Pipeline } from './pipeline.js';
@@ -125,6 +126,13 @@ async function run() {
     throw error;
   }
   const log = createLogger(config.LOG_LEVEL);
+  // One failed request or stream must not take down every job this process serves.
+  process.on('unhandledRejection', (error) => log.error({ err: error }, 'unhandled rejection'));
+  process.on('uncaughtException', (error) => {
+    // The process state is unknown now: exit, and let the supervisor restart it (jobs re-attach).
+    log.fatal({ err: error }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
   const running = await start(config, log);
   let stopping = false;
   const stop = (signal: string) => {
@@ -143,7 +151,7 @@ async function run() {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   run().catch((error) => {
     process.stderr.write(`Kinema failed to start: ${(error as Error).message}\n`);
     process.exit(1);

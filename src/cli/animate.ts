@@ -8,12 +8,14 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { createBackend, defaultModel } from '../backends/index.js';
 import { ConfigError, loadConfig } from '../config.js';
 import type { GenerationJobData, JobProgress, VideoResult } from '../core/job.js';
 import { MODEL_PROFILES } from '../core/models.js';
 import { FIELD_INFO, finaliseRequest, parseSettings, type StoredImage } from '../core/request.js';
 import { progressBar } from '../core/status-text.js';
+import { isEntryPoint } from '../entry-point.js';
 import { createLogger } from '../log.js';
 import { validateImage } from '../media/image.js';
 import { normaliseForChat } from '../media/video.js';
@@ -75,6 +77,21 @@ function describeProgress(
   return `${progressBar(percent, 24)} ${String(percent).padStart(3)}% ${progress.phase}${progress.detail ? ` (${progress.detail})` : ''}${eta}`;
 }
 
+/** Removes the private queue and the files it stored, once nothing uses them; the video is on disk. */
+async function deleteKeys(redisUrl: string, prefix: string) {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { flags, errors } = parseFlags(argv);
   if (flags.has('help')) {
@@ -119,9 +136,11 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
 
+  // A private queue: a CLI run against a live Redis must never take (and then drop) the bot's jobs.
+  const prefix = `${config.KINEMA_PREFIX}-cli-${randomUUID().slice(0, 8)}`;
   const pipeline = new Pipeline({
     redisUrl: config.REDIS_URL,
-    prefix: config.KINEMA_PREFIX,
+    prefix,
     storageTtlSeconds: config.STORAGE_TTL_DAYS * 86_400,
     attempts: config.JOB_ATTEMPTS,
     log,
@@ -129,7 +148,7 @@ export async function main(argv: string[]): Promise<number> {
   const backend = await createBackend(config, { redis: pipeline.connection, log });
   const events = new QueueEvents(GENERATE_QUEUE, {
     connection: pipeline.connection.duplicate(),
-    prefix: config.KINEMA_PREFIX,
+    prefix,
   });
   const interactive = process.stderr.isTTY;
   let lastLine = '';
@@ -215,11 +234,12 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await events.close().catch(() => undefined);
     await pipeline.close().catch(() => undefined);
+    await deleteKeys(config.REDIS_URL, prefix).catch(() => undefined);
     await backend.close?.().catch(() => undefined);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error) => {

@@ -7,6 +7,8 @@ export interface WorkerReport {
   ok: boolean;
   message?: string;
   at: number;
+  /** After this the report is stale: the worker stopped beating (it died or lost Redis). */
+  expiresAt: number;
 }
 
 export interface BackendStatus {
@@ -17,11 +19,12 @@ export interface BackendStatus {
   problems: string[];
 }
 
-const key = (prefix: string, id = '*') => `${prefix}:workers:${id}`;
+/** One hash for all workers: reading it never walks the keyspace. */
+const key = (prefix: string) => `${prefix}:workers`;
 
 /**
- * Each worker says every few seconds whether its backend can take work, in a key that expires when
- * the worker dies; the bot reads them to tell users the backend is down instead of queueing silently.
+ * Each worker says every few seconds whether its backend can take work, with a time after which the
+ * report is stale; the bot reads them to tell users the backend is down instead of queueing silently.
  */
 export class WorkerHeartbeat {
   private timer?: NodeJS.Timeout;
@@ -37,8 +40,15 @@ export class WorkerHeartbeat {
 
   async beat(): Promise<void> {
     const health = await this.check().catch((error: Error) => ({ ok: false, message: error.message }));
-    const report: WorkerReport = { id: this.id, backend: this.backend, ...health, at: Date.now() };
-    await this.redis.set(key(this.prefix, this.id), JSON.stringify(report), 'PX', this.intervalMs * 3);
+    const now = Date.now();
+    const report: WorkerReport = {
+      id: this.id,
+      backend: this.backend,
+      ...health,
+      at: now,
+      expiresAt: now + this.intervalMs * 3,
+    };
+    await this.redis.hset(key(this.prefix), this.id, JSON.stringify(report));
   }
 
   async start(): Promise<void> {
@@ -49,25 +59,25 @@ export class WorkerHeartbeat {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.del(key(this.prefix, this.id)).catch(() => undefined);
+    await this.redis.hdel(key(this.prefix), this.id).catch(() => undefined);
   }
 }
 
 export async function backendStatus(redis: Redis, prefix: string): Promise<BackendStatus> {
   const status: BackendStatus = { online: 0, healthy: 0, problems: [] };
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', key(prefix), 'COUNT', 200);
-    cursor = next;
-    const values = keys.length > 0 ? await redis.mget(...keys) : [];
-    for (const value of values) {
-      if (!value) continue;
-      const report = JSON.parse(value) as WorkerReport;
-      status.online += 1;
-      if (report.ok) status.healthy += 1;
-      else if (report.message && !status.problems.includes(report.message))
-        status.problems.push(report.message);
+  const now = Date.now();
+  const stale: string[] = [];
+  for (const [id, value] of Object.entries(await redis.hgetall(key(prefix)))) {
+    const report = JSON.parse(value) as WorkerReport;
+    if (report.expiresAt < now) {
+      stale.push(id);
+      continue;
     }
-  } while (cursor !== '0');
+    status.online += 1;
+    if (report.ok) status.healthy += 1;
+    else if (report.message && !status.problems.includes(report.message))
+      status.problems.push(report.message);
+  }
+  if (stale.length > 0) await redis.hdel(key(prefix), ...stale).catch(() => undefined);
   return status;
 }

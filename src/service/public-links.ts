@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
 import type { Redis } from 'ioredis';
 import type { BlobStore } from '../storage/blobs.js';
 
@@ -38,7 +39,8 @@ export class PublicLinks {
       return true;
     }
     res.writeHead(200, { 'content-type': opened.meta.contentType, 'content-length': opened.meta.bytes });
-    opened.stream.pipe(res);
+    // A blob that expires mid-download ends this response, not the process.
+    await pipeline(opened.stream, res).catch(() => res.destroy());
     return true;
   }
 }

@@ -73,6 +73,8 @@ describe('npm run animate', () => {
     expect(cli.output()).toMatch(/model: wan2\.2-a14b/);
     const taskId = fake.taskIds().at(-1)!;
     expect(cli.output()).toContain(`task: ${taskId}`);
+    // The CLI ran in a private queue and cleaned it up: nothing of it is left in Redis.
+    expect(await redis.keys(`${prefix}-cli-*`)).toEqual([]);
     expect(fake.runRequests().at(-1)).toMatchObject({
       app: 'infsh/wan2-2-i2v-a14b',
       input: { prompt: 'the cat yawns', num_frames: 49, seed: 77 },

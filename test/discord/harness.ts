@@ -16,6 +16,7 @@ import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { ScriptedBackend } from '../support/scripted-backend.js';
 import { type ScriptedService, startScriptedService } from '../support/scripted-service.js';
 
+export const MODERATORS_ROLE = '330000000000000001';
 const USERS = { alice: '310000000000000001', bob: '310000000000000002', mod: '310000000000000003' };
 
 export const FAST = { lockDurationMs: 1_500, stalledIntervalMs: 1_000, progressIntervalMs: 0 };
@@ -59,7 +60,7 @@ export async function startDiscordHarness(
     guilds: [
       {
         name: 'Studio',
-        roles: [{ name: 'Moderators', permissions: Perm.ManageMessages }],
+        roles: [{ id: MODERATORS_ROLE, name: 'Moderators', permissions: Perm.ManageMessages }],
         channels: [{ name: 'general' }],
         members: [
           { userId: USERS.alice },

@@ -25,10 +25,17 @@ describe('logging', () => {
       'hello',
     );
     real.error({ err: new Error('failed with key inf_supersecret123') }, 'boom');
+    const apiError = Object.assign(new Error('Invalid Webhook Token'), {
+      url: 'https://discord.com/api/v10/webhooks/1234567890/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDp0b2tlbg/messages/@original',
+      requestBody: { json: { content: 'x' } },
+    });
+    real.warn({ err: apiError }, 'edit failed');
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(written).not.toContain('discord-token-value');
     expect(written).not.toContain('abc.def.ghi');
     expect(written).not.toContain('inf_supersecret123');
+    expect(written).not.toContain('aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDp0b2tlbg');
+    expect(written).toContain('/webhooks/1234567890/[redacted]');
     expect(written).toContain('hello');
   });
 });

@@ -1,5 +1,6 @@
 import { type ButtonInteraction, MessageFlags, PermissionFlagsBits } from 'discord.js';
-import type { DiscordContext } from './context.js';
+import { botUploadLimit, type DiscordContext } from './context.js';
+import { roleIdsOf } from './guards.js';
 import { userOf } from './intake.js';
 import { CUSTOM_ID } from './render.js';
 import { cancel, rerun } from './rerun.js';
@@ -31,7 +32,9 @@ export async function handleButton(
     user,
     guildId: interaction.guildId,
     channel,
-    uploadLimit: interaction.attachmentSizeLimit,
+    uploadLimit: botUploadLimit(interaction),
+    roleIds: roleIdsOf(interaction.member as never),
+    appPermissions: interaction.appPermissions,
   });
   await interaction.editReply(answer.text);
   return true;

@@ -25,3 +25,15 @@ export function guildUploadLimit(premiumTier: number | undefined): number {
   if (premiumTier === 2) return 50 * 1024 * 1024;
   return 10 * 1024 * 1024;
 }
+
+/**
+ * What a bot-token upload may weigh for this interaction. `attachment_size_limit` includes the
+ * invoking user's Nitro, which the bot's own messages do not get (platform notes D5).
+ */
+export function botUploadLimit(interaction: {
+  attachmentSizeLimit: number;
+  guild?: { premiumTier?: number } | null;
+}): number {
+  const tier = guildUploadLimit(interaction.guild?.premiumTier);
+  return interaction.attachmentSizeLimit > 0 ? Math.min(interaction.attachmentSizeLimit, tier) : tier;
+}

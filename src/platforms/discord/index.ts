@@ -37,6 +37,8 @@ export async function startDiscord(
     rest: {
       ...(config.DISCORD_API_URL ? { api: config.DISCORD_API_URL } : {}),
       agent: discordRestAgent() as never,
+      // The default 15 s also bounds uploads; a 50-100 MiB video on a slow uplink needs longer.
+      timeout: 120_000,
     },
   });
   const service = new GenerationService(pipeline, platform.defaultModel, {

@@ -152,13 +152,21 @@ export async function afterSubmit(
     };
   }
   const position = await context.service.pipeline.queue.position(submitted.jobId);
-  const message = await postStatus(context, channel, {
-    jobId: submitted.jobId,
-    state: 'waiting',
-    request: submitted.request,
-    requesterName,
-    position,
-  });
+  let message: { id: string };
+  try {
+    message = await postStatus(context, channel, {
+      jobId: submitted.jobId,
+      state: 'waiting',
+      request: submitted.request,
+      requesterName,
+      position,
+    });
+  } catch (error) {
+    // A job nobody can follow or cancel is worse than none: take it back, then say so.
+    await context.service.pipeline.cancel({ jobId: submitted.jobId, by: 'Kinema' }).catch(() => undefined);
+    await context.tracker.untrack(submitted.jobId).catch(() => undefined);
+    throw error;
+  }
   return {
     ok: true,
     jobId: submitted.jobId,

@@ -6,6 +6,7 @@ import {
   type User,
 } from 'discord.js';
 import { type DiscordContext, guildUploadLimit } from './context.js';
+import { roleIdsOf } from './guards.js';
 import { cancel, rerun } from './rerun.js';
 
 export const RERUN_EMOJI = new Set(['🎲', '🔁']);
@@ -51,6 +52,12 @@ export async function handleReaction(
       guildId: guild?.id ?? null,
       channel,
       uploadLimit: guildUploadLimit(guild?.premiumTier),
+      roleIds: roleIdsOf(member),
+      appPermissions: guild?.members.me
+        ? channel.isDMBased()
+          ? null
+          : channel.permissionsFor(guild.members.me)
+        : null,
     });
   }
   // Let the user react again later; needs Manage Messages, so it may quietly not happen.

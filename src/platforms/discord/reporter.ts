@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,12 @@ import type { StatusMessageRef } from './store.js';
 const MOVE_STATUS_AFTER_MS = 55 * 60 * 1000;
 const MiB = 1024 * 1024;
 
+/** Unknown Channel, Missing Access, Missing Permissions: retrying will not help. */
+const PERMANENT = new Set([10003, 50001, 50013]);
+
+/** Discord de-duplicates messages by nonce (at most 25 characters) for a few minutes. */
+const deliveryNonce = (jobId: string) => createHash('sha256').update(jobId).digest('hex').slice(0, 25);
+
 const codeOf = (error: unknown) => (error instanceof DiscordAPIError ? Number(error.code) : undefined);
 
 /** Keeps each job's one status message current; edits are coalesced by the StatusTracker. */
@@ -26,14 +33,24 @@ export class DiscordStatusSink implements StatusSink {
 
   constructor(private readonly context: DiscordContext) {}
 
+  /**
+   * The channel, or undefined when Discord says it is gone or off limits for good. Anything else
+   * (a 5xx, a timeout) throws, so the delivery is retried instead of dropped.
+   */
   async channel(channelId: string): Promise<SendableChannels | undefined> {
-    const channel = await this.context.client.channels.fetch(channelId).catch(() => null);
-    return channel?.isSendable() ? channel : undefined;
+    try {
+      const channel = await this.context.client.channels.fetch(channelId);
+      return channel?.isSendable() ? channel : undefined;
+    } catch (error) {
+      if (PERMANENT.has(codeOf(error) ?? 0)) return undefined;
+      throw error;
+    }
   }
 
   async show(snapshot: JobSnapshot): Promise<void> {
     const ref = await this.context.messages.status(snapshot.jobId);
-    if (!ref || ref.gone) return;
+    // A render that read the job while it ran must not overwrite the final status.
+    if (!ref || ref.gone || ref.finished) return;
     const { view, payload } = statusPayload(snapshot);
     const fingerprint = statusFingerprint(view);
     if (this.shown.get(snapshot.jobId) === fingerprint) return;
@@ -45,7 +62,10 @@ export class DiscordStatusSink implements StatusSink {
   /** Edits the status message; moves to a new one when old or capped, stops when it was deleted. */
   async edit(jobId: string, ref: StatusMessageRef, payload: ReturnType<typeof statusPayload>['payload']) {
     const channel = await this.channel(ref.channelId);
-    if (!channel) return;
+    if (!channel) {
+      await this.context.messages.setStatus(jobId, { ...ref, gone: true });
+      return;
+    }
     if (Date.now() - ref.postedAt > MOVE_STATUS_AFTER_MS) return this.move(jobId, ref, channel, payload);
     try {
       await channel.messages.edit(ref.messageId, payload);
@@ -72,6 +92,7 @@ export class DiscordStatusSink implements StatusSink {
       channelId: ref.channelId,
       messageId: fresh.id,
       postedAt: Date.now(),
+      ...(ref.finished ? { finished: true } : {}),
     });
     // Deleting is not an edit, so the old message's edit cap does not stand in the way.
     await channel.messages.delete(ref.messageId).catch(() => undefined);
@@ -97,16 +118,18 @@ export class DiscordDeliverer {
       return;
     }
     const snapshot = outcomeSnapshot(delivery);
+    const finalRef = ref ? { ...ref, finished: true } : undefined;
+    if (finalRef) await this.context.messages.setStatus(jobId, finalRef);
     if (outcome.kind === 'succeeded') {
       const resultId =
         (await this.context.messages.delivered(jobId)) ?? (await this.postVideo(delivery, channel));
       const { payload } = statusPayload(snapshot);
       const link = messageLink(delivery.reportTo.guildId as string | undefined, channelId, resultId);
       payload.embeds[0]!.description = `${payload.embeds[0]!.description}\nVideo: ${link}`;
-      if (ref && !ref.gone) await this.sink.edit(jobId, ref, payload).catch(() => undefined);
+      if (finalRef && !finalRef.gone) await this.sink.edit(jobId, finalRef, payload).catch(() => undefined);
     } else {
       const { payload } = statusPayload(snapshot);
-      if (ref && !ref.gone) await this.sink.edit(jobId, ref, payload);
+      if (finalRef && !finalRef.gone) await this.sink.edit(jobId, finalRef, payload);
       else await channel.send({ ...payload, content: `<@${delivery.requester.userId}>` });
     }
     await this.context.tracker.untrack(jobId);
@@ -147,6 +170,9 @@ export class DiscordDeliverer {
             files: [{ attachment: file, name }],
             components: resultButtons(delivery.jobId),
             allowedMentions: { users: [delivery.requester.userId] },
+            // A retried upload that Discord already took must not post the video twice.
+            nonce: deliveryNonce(delivery.jobId),
+            enforceNonce: true,
           });
         } catch (error) {
           if (codeOf(error) !== 40005) throw error;

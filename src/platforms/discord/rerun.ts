@@ -1,6 +1,7 @@
-import type { SendableChannels } from 'discord.js';
+import type { PermissionsBitField, SendableChannels } from 'discord.js';
 import { UserFacingError } from '../../core/errors.js';
 import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
+import { refusal } from './guards.js';
 import { type AnimateAnswer, afterSubmit, discordRequester, explain, reportTarget } from './intake.js';
 
 export interface RerunInput {
@@ -11,10 +12,20 @@ export interface RerunInput {
   guildId: string | null;
   channel: SendableChannels;
   uploadLimit: number;
+  /** For the same allowlist checks as /animate: a rerun is a new paid job. */
+  roleIds: string[];
+  appPermissions?: Readonly<PermissionsBitField> | null;
 }
 
 /** Reruns a job with a new seed (same image, prompt and settings) and posts its status message. */
 export async function rerun(context: DiscordContext, input: RerunInput): Promise<AnimateAnswer> {
+  const refused = refusal(context.config, {
+    guildId: input.guildId,
+    channelId: input.channel.id,
+    roleIds: input.roleIds,
+    appPermissions: input.appPermissions,
+  });
+  if (refused) return { ok: false, text: refused };
   try {
     const submitted = await context.service.rerun(input.parentJobId, {
       jobId: input.jobId,

@@ -6,6 +6,8 @@ export interface StatusMessageRef {
   postedAt: number;
   /** Set once Discord said the message is gone (10008): edits stop, the result gets a new post. */
   gone?: boolean;
+  /** Set when the outcome is known: from then on only the delivery edits the message. */
+  finished?: boolean;
 }
 
 export interface PickedAttachment {
