@@ -6,7 +6,13 @@ import { pipeline } from 'node:stream/promises';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BackendOutput, BackendProgress, VideoBackend } from '../backends/backend.js';
-import { AmbiguousSubmitError, CancelledError, isPermanent, TransientError } from '../core/errors.js';
+import {
+  AmbiguousSubmitError,
+  CancelledError,
+  ConfigurationError,
+  isPermanent,
+  TransientError,
+} from '../core/errors.js';
 import type { GenerationJobData, JobProgress, RemoteTaskRef, VideoResult } from '../core/job.js';
 import { type Logger, redactText } from '../log.js';
 import type { BlobStore } from '../storage/blobs.js';
@@ -141,6 +147,12 @@ export class GenerationWorker {
     try {
       const cancelledBy = await this.deps.cancels.requestedBy(jobId);
       if (cancelledBy) throw new CancelledError(cancelledBy);
+      if (remote && remote.backend !== this.deps.backend.name) {
+        // Another backend's task id means nothing here; following or resubmitting could pay twice.
+        throw new ConfigurationError(
+          `this job was started on the ${remote.backend} backend, but this worker runs ${this.deps.backend.name}; run a worker with that BACKEND to finish it, or rerun the job`,
+        );
+      }
 
       if (remote?.taskId && remote.state === 'submitted') {
         log.info({ taskId: remote.taskId }, 're-attaching to the remote task');
