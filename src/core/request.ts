@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MODEL_PROFILES } from './models.js';
 
 /**
  * The generation request: one schema from which Discord options, Slack modal fields, CLI flags and
@@ -457,7 +458,11 @@ export function parseSettings(raw: Record<string, unknown>): Parsed<GenerationSe
     );
   }
   if (typeof input.__seconds === 'number') {
-    const fps = Number(input.fps ?? FIELDS.fps.info.defaultValue);
+    // The chosen model's own frame rate when fps is not given (Wan 2.2 5B plays at 24 fps).
+    const model = MODEL_IDS.find((id) => id === input.model);
+    const fps = Number(
+      input.fps ?? (model ? MODEL_PROFILES[model].defaults.fps : FIELDS.fps.info.defaultValue),
+    );
     // Frames must be 4n+1; round to the nearest such count for the asked duration.
     input.num_frames ??= Math.max(5, Math.min(241, Math.round((input.__seconds * fps - 1) / 4) * 4 + 1));
     delete input.__seconds;
