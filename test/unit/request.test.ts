@@ -115,7 +115,7 @@ describe('the generation request schema', () => {
     });
   });
 
-  it('turns seconds into a 4n+1 frame count at the chosen fps, or the model's own', () => {
+  it("turns seconds into a 4n+1 frame count at the chosen fps, or the model's own", () => {
     const parsed = parseSettings({ prompt: 'p', seconds: 3, fps: 16 });
     expect(parsed.ok && parsed.value.num_frames).toBe(49);
     const fiveB = parseSettings({ prompt: 'p', seconds: 5, model: 'wan2.2-5b' });
