@@ -148,6 +148,8 @@ describe('happy path, one per model (wan-apps.md §6)', () => {
     expectSaneProgress(r.events);
     const details = progressOf(r.events).map((p) => p.detail);
     expect(details.some((d) => d?.startsWith('generating'))).toBe(true);
+    // The setup log's "Loading checkpoint shards 3/3" is no sampler step.
+    expect(details.some((d) => d?.includes('3/3'))).toBe(false);
     expect(r.output.location).toMatch(new RegExp(`^${h.fake.storageOrigin}/outputs/`));
 
     // The uploaded bytes are the stored PNG, and the completed run taught the duration history.
@@ -226,6 +228,31 @@ describe('happy path, one per model (wan-apps.md §6)', () => {
     await h.backend.cancel(ref, job.log);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toContain(h.fake.apiKey);
+  });
+});
+
+describe('submit and the signal', () => {
+  it('keeps, stores and returns a task whose run was in flight when the signal aborted (e.g. a shutdown)', async () => {
+    const h = await start({ fake: { faults: { holdRuns: true } } });
+    const controller = new AbortController();
+    const submitting = submit(h.backend, h.job(), controller.signal);
+    await until(() => h.fake.tasksCreated() === 1, 'the run to create its task');
+    controller.abort(new Error('shutdown'));
+    h.fake.resume(); // the run's answer arrives only now, after the abort
+    const { ref, persisted } = await submitting;
+
+    const [taskId] = h.fake.taskIds();
+    expect(ref).toMatchObject({ backend: 'inference', state: 'submitted', taskId });
+    expect(persisted.map((p) => [p.state, p.taskId])).toEqual([
+      ['submitting', undefined],
+      ['submitted', taskId],
+    ]);
+    // Not cancelled: the worker re-attaches after a shutdown, and cancels only for a user's cancel.
+    expect(h.fake.requests().some((r) => r.path.endsWith('/cancel'))).toBe(false);
+    const statuses = (h.fake.task(taskId!)!.events as { status: number }[]).map((e) => e.status);
+    expect(statuses).not.toContain(8);
+    expect(statuses).not.toContain(12);
+    expect(h.fake.runRequests()).toHaveLength(1);
   });
 });
 
@@ -409,6 +436,12 @@ describe('errors a person can act on', () => {
       created: 0,
     },
     { name: 'a reset after the request was sent', faults: { runReset: true }, created: 1 },
+    { name: 'a 200 whose body is an HTML page', faults: { runGarbled: 'html' as const }, created: 1 },
+    {
+      name: 'a 200 carrying a v1 body-level error',
+      faults: { runGarbled: 'v1-error' as const },
+      created: 1,
+    },
   ])('an ambiguous run ($name) is AmbiguousSubmitError and is never resent', async ({ faults, created }) => {
     const h = await start({ fake: { faults } });
     const { error, persisted } = await submitCatching(h.backend, h.job());
@@ -484,6 +517,38 @@ describe('download', () => {
 
     const whole = await h.backend.download(r.output, signal);
     expect((await readAll(whole.stream)).equals(video)).toBe(true);
+  });
+
+  it('follows up to 5 redirects to allowed hosts, never with the API key, and refuses other hosts', async () => {
+    const h = await start();
+    const r = await runToVideo(h);
+    const signal = new AbortController().signal;
+    const via = (to: string) => `${h.fake.storageOrigin}/redirect?to=${encodeURIComponent(to)}`;
+    const hops = (n: number, to: string): string => (n === 0 ? to : hops(n - 1, via(to)));
+
+    // Two hops, the inner one a relative Location.
+    const twice = await h.backend.download(
+      { location: via(via(new URL(r.output.location).pathname)) },
+      signal,
+    );
+    expect((await readAll(twice.stream)).equals(h.fake.video)).toBe(true);
+    expect(twice.contentType).toBe('video/mp4');
+    const five = await h.backend.download({ location: hops(5, r.output.location) }, signal);
+    expect((await readAll(five.stream)).equals(h.fake.video)).toBe(true);
+    const storage = h.fake.requests().filter((q) => q.origin === 'storage');
+    expect(storage.filter((q) => q.path === '/redirect')).toHaveLength(7);
+    for (const q of storage) expect(q.headers.authorization).toBeUndefined();
+
+    const elsewhere = await h.backend
+      .download({ location: via('https://evil.example.com/clip.mp4') }, signal)
+      .catch((e: unknown) => e);
+    expect(elsewhere).toBeInstanceOf(ConfigurationError);
+    expect((elsewhere as Error).message).toMatch(
+      /refusing to follow the redirect of the result from 127\.0\.0\.1:\d+ to evil\.example\.com/,
+    );
+    await expect(h.backend.download({ location: hops(6, r.output.location) }, signal)).rejects.toThrow(
+      /more than 5 redirects/,
+    );
   });
 
   it('a vanished result is a UserFacingError', async () => {

@@ -196,6 +196,44 @@ describe('stream faults (§6) and the polling fallback (§7)', () => {
     expect(count(h, '/stream')).toBe(1);
   });
 
+  it('a stream that only sends heartbeats is resynced while open, and ends with the task', async () => {
+    const h = await start({
+      fake: { heartbeatMs: 10, faults: { streamMutes: 1 } },
+      backend: {
+        streamResyncMs: 20,
+        timeouts: { connectMs: 2_000, jsonMs: 5_000, streamSilenceMs: 1_000, downloadMs: 5_000 },
+      },
+    });
+    const job = h.job();
+    const { ref } = await submit(h.backend, job);
+    const { events, error } = await followCatching(h.backend, ref, job);
+    expect(error).toBeUndefined();
+    expectSaneProgress(events);
+    // One stream, never dropped: only the periodic GET /tasks/{id} saw the end.
+    expect(count(h, '/stream')).toBe(1);
+    expect(h.fake.task(ref.taskId!)?.status).toBe(10);
+  }, 20_000);
+
+  it('gives up with a TransientError once the follow deadline passes, without cancelling the task', async () => {
+    const h = await start({ fake: { faults: { pauseAt: 7 } }, backend: { followDeadlineMs: 300 } });
+    const job = h.job();
+    const { ref } = await submit(h.backend, job);
+    const { error } = await followCatching(h.backend, ref, job);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as Error).message).toMatch(
+      new RegExp(`task ${ref.taskId} has not finished 0\\.3 s after it was submitted.*stopped following it`),
+    );
+    expect(h.fake.task(ref.taskId!)?.status).toBe(7);
+    expect(count(h, '/cancel')).toBe(0);
+
+    // A task that ended is still reported when followed after the deadline.
+    h.fake.resume();
+    await until(() => h.fake.task(ref.taskId!)?.status === 10, 'the task to complete');
+    const late = await followCatching(h.backend, ref, job);
+    expect(late.error).toBeUndefined();
+    expect(late.events.at(-1)?.type).toBe('completed');
+  }, 20_000);
+
   it('a follow for a task the service does not know fails at once', async () => {
     const h = await start();
     const { error } = await followCatching(
@@ -232,6 +270,33 @@ describe('rate limits and server errors (§13)', () => {
     expect(error).toBeInstanceOf(TransientError);
     expect((error as Error).message).toMatch(/rate limiting/);
     expect(h.fake.runRequests()).toHaveLength(3);
+    expect(h.fake.tasksCreated()).toBe(0);
+  });
+
+  it('an abort during the wait between run attempts stops at once, sends nothing more and is not ambiguous', async () => {
+    const h = await start({
+      fake: { faults: { rateLimit: { count: 100, route: 'run', retryAfterSec: 3 } } },
+    });
+    const controller = new AbortController();
+    const persisted: string[] = [];
+    const submitting = h.backend
+      .submit(
+        h.job(),
+        { persist: async (r) => void persisted.push(r.state), progress: () => {} },
+        controller.signal,
+      )
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    await until(() => h.fake.runRequests().length === 1, 'the first run request');
+    controller.abort(new Error('shutdown'));
+    const error = await submitting;
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(AmbiguousSubmitError);
+    expect((error as Error).message).toBe('shutdown');
+    expect(persisted).toEqual(['submitting']);
+    expect(h.fake.runRequests()).toHaveLength(1);
     expect(h.fake.tasksCreated()).toBe(0);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareAppSchema } from '../../src/backends/inference-sh/backend.js';
+import type { BackendProgress } from '../../src/backends/backend.js';
+import { compareAppSchema, ProgressEstimate } from '../../src/backends/inference-sh/backend.js';
 import {
   classifyNetworkError,
   InferenceApiError,
@@ -121,6 +122,38 @@ describe('statuses (§5)', () => {
     expect(r.read({ status: 11 }, { status: 11 })).toBe('cancelled');
     expect(r.read({ status: 9 }, { status: 9, output: { file: 'https://x/y.mp4' } })).toBe('completed');
     expect(r.usesOldNumbering).toBe(true);
+  });
+});
+
+describe('step progress from logs (§8)', () => {
+  const log = (log_type: number, content: string) => ({ id: `${log_type}:${content}`, log_type, content });
+
+  it('reads counters only from task and run logs, and only with the requested step count', () => {
+    const now = Date.now();
+    const estimate = new ProgressEstimate(600_000, new StatusReader(), 30);
+    let shown: BackendProgress | undefined;
+    const observe = (logs: ReturnType<typeof log>[]) => {
+      estimate.observe('running', { status: 7, logs }, now);
+      shown = estimate.next(now) ?? shown;
+      return shown!;
+    };
+
+    const setup = log(3, 'Loading checkpoint shards: 100%|##########| 3/3 [00:02<00:00]');
+    expect(observe([setup])).toMatchObject({ phase: 'running', detail: 'generating' });
+    expect(shown!.percent).toBeLessThan(50);
+    // A task log whose counter is not the sampler's (another denominator) is no step either.
+    const shards = log(4, 'Loading checkpoint shards: 3/3 [00:01<00:00]');
+    const frames = log(1, 'decoding 2/81 [00:01<00:40]');
+    expect(observe([setup, shards, frames])).toMatchObject({ detail: 'generating' });
+    expect(shown!.percent).toBeLessThan(50);
+
+    const step = log(4, 'denoising 12/30');
+    expect(observe([setup, shards, step, log(3, 'setup 3/3 [')])).toMatchObject({
+      detail: 'generating (step 12/30)',
+      percent: 47,
+    });
+    const run = log(1, ' 24/30 [01:41<00:25,  4.20s/it]');
+    expect(observe([setup, step, run])).toMatchObject({ detail: 'generating (step 24/30)', percent: 79 });
   });
 });
 

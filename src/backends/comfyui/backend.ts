@@ -86,6 +86,11 @@ export interface ComfyBackendOptions {
   serverDownTimeoutMs?: number;
   /** How often a lost prompt (server restart) is resubmitted under the same id. */
   maxResubmits?: number;
+  /**
+   * While a prompt runs, a socket that received nothing for this long is reconnected: after a GPU
+   * host crash it can look connected (half-open) and never deliver another event. 0 turns it off.
+   */
+  socketIdleMs?: number;
   /** How long `cancel` waits for the server to confirm. */
   cancelTimeoutMs?: number;
   maxOutputBytes?: number;
@@ -108,6 +113,7 @@ export const COMFY_DEFAULTS = {
   uploadTimeoutMs: 120_000,
   serverDownTimeoutMs: 15 * 60_000,
   maxResubmits: 3,
+  socketIdleMs: 120_000,
   cancelTimeoutMs: 15_000,
   maxOutputBytes: 512 * 1024 * 1024,
   downloadTimeoutMs: 10 * 60_000,
@@ -581,14 +587,12 @@ export class ComfyBackend implements VideoBackend {
     /** Whether this process gets the prompt's events; a re-attached job from another process does not. */
     let sawEvents = false;
     let shownPercent = 0;
-    /**
-     * The socket generation the prompt was last seen in the queue on. If it vanishes while that same
-     * connection stayed up, the server did not restart: someone removed it (a cancel).
-     */
-    let seenOn: number | undefined;
-    const markSeen = () => {
-      seenOn = server.socket.connected ? server.socket.generation : undefined;
-    };
+
+    /** When a silent socket is due for a reconnect (see socketIdleMs), or never. */
+    const socketIdleAt = () =>
+      phase === 'running' && s.socketIdleMs > 0 && server.socket.connected
+        ? server.socket.lastMessageAt + s.socketIdleMs
+        : Number.POSITIVE_INFINITY;
 
     const interval = () => {
       if (finishing) return s.confirmPollMs;
@@ -647,21 +651,16 @@ export class ComfyBackend implements VideoBackend {
               if (phase !== 'running') runStartedAt ??= lastCheck;
               phase = 'running';
               position = undefined;
-              markSeen();
               break;
             case 'pending':
               position = where.position;
-              markSeen();
               break;
             case 'absent': {
+              // Only a cancel this process asked for ends the job here. Anything else is a LOST prompt:
+              // a server restart empties queue and history, and after a GPU host crash the socket can
+              // still look connected (half-open), so "the connection stayed up" proves nothing.
               if (this.cancelled.has(promptId)) throw new CancelledError();
               if (errorEvent) throw this.executionError(errorEvent, log);
-              const sameConnection =
-                seenOn !== undefined && server.socket.connected && server.socket.generation === seenOn;
-              if (sameConnection && !finishing) {
-                log.info('prompt was removed from the ComfyUI queue by someone else');
-                throw new CancelledError();
-              }
               if (resubmits >= s.maxResubmits) {
                 throw new TransientError(`the GPU server lost the job ${resubmits} times; giving up for now`);
               }
@@ -684,12 +683,10 @@ export class ComfyBackend implements VideoBackend {
               position = undefined;
               runStartedAt = undefined;
               finishing = false;
-              seenOn = undefined;
               break;
             }
             case 'down': {
               downSince ??= lastCheck;
-              seenOn = undefined;
               if (lastCheck - downSince > s.serverDownTimeoutMs) {
                 throw new TransientError(
                   `the GPU server ${server.host} has not answered for ${Math.round(s.serverDownTimeoutMs / 1000)} s (${describe(where.error)})`,
@@ -713,7 +710,15 @@ export class ComfyBackend implements VideoBackend {
           yield { type: 'progress', progress: update };
         }
 
-        const event = await watch.box.next(Math.max(0, nextCheck - Date.now()), signal);
+        if (Date.now() >= socketIdleAt()) {
+          log.warn(
+            { silentMs: Date.now() - server.socket.lastMessageAt },
+            'no message on the ComfyUI socket while the prompt runs; it may be half-open',
+          );
+          server.socket.reconnect('silent while a prompt runs');
+        }
+        const wakeAt = Math.min(nextCheck, socketIdleAt());
+        const event = await watch.box.next(Math.max(0, wakeAt - Date.now()), signal);
         if (!event) continue;
         if (event.kind === 'open') {
           // Events were lost while the socket was down: look at queue and history now.
@@ -721,7 +726,6 @@ export class ComfyBackend implements VideoBackend {
           continue;
         }
         if (event.kind === 'close') {
-          seenOn = undefined;
           nextCheck = Math.min(nextCheck, Date.now() + s.historyPollDownMs);
           continue;
         }
@@ -833,7 +837,8 @@ export class ComfyBackend implements VideoBackend {
       });
     }
     context.log.info({ file: file.filename, durationMs: duration }, 'ComfyUI prompt finished');
-    yield { type: 'progress', progress: { phase: 'running', percent: 100, detail: 'done' } };
+    // 99, not 100: the video still has to be downloaded and prepared; the worker writes 100 on delivery.
+    yield { type: 'progress', progress: { phase: 'running', percent: 99, detail: 'rendered' } };
     const location: Location = { server: server.url, promptId, ...file };
     yield {
       type: 'completed',
@@ -874,8 +879,10 @@ export class ComfyBackend implements VideoBackend {
     for (const [id, at] of this.cancelled) if (now - at > 3_600_000) this.cancelled.delete(id);
     this.cancelled.set(promptId, now);
     const client = server.client;
-    // Both, in this order, each a no-op when it does not apply (spec §8). Interrupt only when the
-    // queue shows the prompt running, so an old server without targeted interrupt stops nothing else.
+    // Both, in this order, each a no-op when it does not apply (spec §8). Interrupt only when GET
+    // /queue shows the prompt running: an old server without targeted interrupt ignores the body and
+    // would stop whatever runs, maybe another user's job. A server that does not answer GET /queue
+    // gets no interrupt either.
     await client
       .deleteQueued([promptId])
       .catch((error: unknown) => log.warn({ err: error }, 'POST /queue delete failed'));
@@ -889,7 +896,7 @@ export class ComfyBackend implements VideoBackend {
       }
       if (where.kind === 'pending') {
         await client.deleteQueued([promptId]).catch(() => undefined);
-      } else if ((where.kind === 'running' || where.kind === 'down') && Date.now() - interruptedAt > 1_000) {
+      } else if (where.kind === 'running' && Date.now() - interruptedAt > 1_000) {
         interruptedAt = Date.now();
         await client
           .interrupt(promptId)

@@ -365,6 +365,7 @@ export class ComfySocket {
   private stopped = true;
   private open = false;
   private opens = 0;
+  private lastMessage = 0;
   /** The prompt this client saw start and not yet end, for events that lack `prompt_id`. */
   private executing: string | undefined;
   private readonly wsUrl: string;
@@ -385,6 +386,28 @@ export class ComfySocket {
   /** Counts successful connections: a change means events may have been missed in between. */
   get generation(): number {
     return this.opens;
+  }
+
+  /** Epoch ms of the last frame received (text or binary), or of the open or reconnect. */
+  get lastMessageAt(): number {
+    return this.lastMessage;
+  }
+
+  /**
+   * Drops the connection and opens a new one after the usual backoff. For a socket that looks open
+   * but has gone silent: after a GPU host crash the TCP connection stays half-open and no close ever
+   * arrives. The pause before reconnecting also lets the server finish closing the old socket, whose
+   * cleanup would otherwise unregister the new one under the same client id (spec §6.1).
+   */
+  reconnect(reason: string) {
+    if (this.stopped || !this.ws) return;
+    this.lastMessage = Date.now();
+    this.options.log.warn(
+      { server: displayHost(this.options.config.url), reason },
+      'reconnecting the ComfyUI socket',
+    );
+    this.drop();
+    this.schedule();
   }
 
   start() {
@@ -475,13 +498,16 @@ export class ComfySocket {
       if (this.ws !== ws) return;
       this.open = true;
       this.opens += 1;
+      this.lastMessage = Date.now();
       this.delay = this.options.reconnectMinMs;
       this.options.log.debug({ server: displayHost(this.options.config.url) }, 'ComfyUI socket open');
       for (const wake of [...this.openWaiters]) wake();
       this.emit({ kind: 'open' });
     };
     ws.onmessage = (event) => {
-      if (this.ws !== ws || typeof event.data !== 'string') return; // binary previews are ignored
+      if (this.ws !== ws) return;
+      this.lastMessage = Date.now();
+      if (typeof event.data !== 'string') return; // binary previews are ignored
       let message: ComfyMessage;
       try {
         const parsed = JSON.parse(event.data) as { type?: unknown; data?: unknown };

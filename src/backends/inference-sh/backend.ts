@@ -79,6 +79,16 @@ export interface InferenceBackendOptions {
   pollIntervalMs?: number;
   /** Failed polls in a row before the job is handed back as a TransientError. Default 30. */
   maxPollErrors?: number;
+  /**
+   * While the stream is open, how often the full task is fetched anyway, so a stream that sends
+   * heartbeats but never the terminal line cannot hold a job forever. Default 60 s.
+   */
+  streamResyncMs?: number;
+  /**
+   * How long after submission a task is followed at most before the job is handed back as a
+   * TransientError. Default 26 h: the service expires tasks queued for about 24 h.
+   */
+  followDeadlineMs?: number;
   /** How long cancel() waits for a terminal status, and how often it looks. Defaults 30 s and 1 s. */
   cancelWaitMs?: number;
   cancelPollMs?: number;
@@ -100,6 +110,8 @@ export const INFERENCE_DEFAULTS = {
   reconnect: { budget: 5, baseMs: 1_000, maxMs: 30_000 },
   pollIntervalMs: 4_000,
   maxPollErrors: 30,
+  streamResyncMs: 60_000,
+  followDeadlineMs: 26 * 3_600_000,
   cancelWaitMs: 30_000,
   cancelPollMs: 1_000,
   fallbackDuration: { baseMs: 60_000, perStepMs: 6_000 },
@@ -128,7 +140,14 @@ const FLOOR: Record<string, number> = {
 /** A step counter in an app's log: `step 12/30`, `denoising 3/4`, or a tqdm bar `12/30 [00:41<…]`. */
 const STEP_PATTERN = /(?:step|steps|denois\w*|sampling)\D{0,12}?(\d+)\s*\/\s*(\d+)|(\d+)\s*\/\s*(\d+)\s*\[/i;
 
-class ProgressEstimate {
+/**
+ * Logs whose counters may be sampler steps: task (4) and run (1). Build (0), serve (2) and setup (3)
+ * print other counters ("Loading checkpoint shards 3/3") that say nothing about generation.
+ */
+const STEP_LOG_TYPES = new Set([4, 1]);
+
+/** The percentage and status text of a task, from its status, its events and its logs (§8). */
+export class ProgressEstimate {
   private percent = 0;
   private status: StatusName = 'received';
   activeSince: number | undefined;
@@ -137,9 +156,14 @@ class ProgressEstimate {
   private step: { n: number; of: number } | undefined;
   private lastShown = '';
 
+  /**
+   * @param steps the sampler steps the run uses (the request's, else the profile default): a counter
+   * in the logs counts as progress only when its denominator is exactly this.
+   */
   constructor(
     private readonly expectedMs: number,
     private readonly reader: StatusReader,
+    private readonly steps: number,
   ) {}
 
   observe(status: StatusName | undefined, task: Task, now: number) {
@@ -156,11 +180,14 @@ class ProgressEstimate {
     }
     const logs = Array.isArray(task.logs) ? task.logs : [];
     for (let i = logs.length - 1; i >= 0; i -= 1) {
-      const match = STEP_PATTERN.exec(String(logs[i]?.content ?? ''));
+      const entry = logs[i];
+      if (!entry || !STEP_LOG_TYPES.has(Number(entry.log_type))) continue;
+      const match = STEP_PATTERN.exec(String(entry.content ?? ''));
       const n = Number(match?.[1] ?? match?.[3]);
       const of = Number(match?.[2] ?? match?.[4]);
-      if (match && of > 0 && n <= of) {
-        this.step = { n, of };
+      if (match && of > 0 && of === this.steps && n <= of) {
+        // Only ever forward: an older line seen again (a full log list) does not move it back.
+        if (!this.step || n > this.step.n) this.step = { n, of };
         break;
       }
     }
@@ -189,6 +216,10 @@ class ProgressEstimate {
     return progress;
   }
 }
+
+/** Statuses after which a download follows `Location` (by hand: undici's `request` does not). */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
 
 const abortError = (signal: AbortSignal): Error =>
   signal.reason instanceof Error
@@ -261,10 +292,12 @@ export class InferenceBackend implements VideoBackend {
 
       const submittedAt = Date.now();
       await hooks.persist({ backend: this.name, state: 'submitting', submittedAt });
-      // Deliberately not tied to `signal`: once the request leaves, the task id must come back and be stored.
+      // In run mode the signal only ends the waits between attempts (429 backoff), when nothing is in
+      // flight; a request that left is never aborted, since its task id must come back and be stored.
       const result = await this.http.json<Task>('POST', '/apps/run', {
         body: { app, input },
         mode: 'run',
+        signal,
         log,
       });
       const taskId = typeof result?.id === 'string' && result.id ? result.id : undefined;
@@ -277,17 +310,9 @@ export class InferenceBackend implements VideoBackend {
       await hooks.persist(ref);
       log.info({ taskId, app }, 'inference.sh task started');
       hooks.progress({ phase: 'submitted', detail: 'waiting for a GPU' });
-      if (signal.aborted) {
-        // Cancelled while the run was in flight: stop the task that now exists rather than pay for it.
-        await this.http
-          .json('POST', `/tasks/${encodeURIComponent(taskId)}/cancel`, {
-            emptyBody: true,
-            mode: 'idempotent',
-            log,
-          })
-          .catch((error: unknown) => log.warn({ taskId, err: error }, 'cancelling the new task failed'));
-        throw new CancelledError();
-      }
+      // Even when the signal aborted while the run was in flight, the task is not cancelled here: the
+      // signal also ends for a worker shutdown, where the next worker re-attaches to the stored id. The
+      // worker checks for a user's cancel right after submit and cancels the remote task only then.
       return ref;
     } catch (error) {
       if (signal.aborted && !isPermanent(error)) throw abortError(signal);
@@ -382,8 +407,14 @@ export class InferenceBackend implements VideoBackend {
       return { ms: fallback, samples: 0 };
     });
     const reader = new StatusReader();
-    const progress = new ProgressEstimate(estimate.ms, reader);
+    const progress = new ProgressEstimate(estimate.ms, reader, effectiveShape(request, profile).steps);
     const seenLogs = new Set<string>();
+    // Measured from submission, so re-attaching after a restart or a retry does not extend it.
+    const deadlineMs = this.options.followDeadlineMs ?? INFERENCE_DEFAULTS.followDeadlineMs;
+    const followFrom =
+      Number.isFinite(ref.submittedAt) && ref.submittedAt > 0
+        ? Math.min(ref.submittedAt, Date.now())
+        : Date.now();
     try {
       for await (const event of watchTask({
         http: this.http,
@@ -394,6 +425,9 @@ export class InferenceBackend implements VideoBackend {
         reconnectBackoff: this.reconnect,
         pollIntervalMs: this.options.pollIntervalMs ?? INFERENCE_DEFAULTS.pollIntervalMs,
         maxPollErrors: this.options.maxPollErrors ?? INFERENCE_DEFAULTS.maxPollErrors,
+        resyncEveryMs: this.options.streamResyncMs ?? INFERENCE_DEFAULTS.streamResyncMs,
+        deadlineAt: followFrom + deadlineMs,
+        deadlineMs,
       })) {
         if (signal.aborted) throw abortError(signal);
         const now = Date.now();
@@ -555,21 +589,11 @@ export class InferenceBackend implements VideoBackend {
       const combined = AbortSignal.any([signal, timeout.signal]);
       let res: Dispatcher.ResponseData;
       try {
-        // Plain GET: output URLs are unauthenticated and must never see the API key.
-        res = await request(url, {
-          method: 'GET',
-          headers: {
-            accept: 'video/mp4,video/*;q=0.9,*/*;q=0.5',
-            'user-agent': INFERENCE_DEFAULTS.userAgent,
-          },
-          signal: combined,
-          dispatcher: this.dispatcher,
-          headersTimeout: this.timeouts.jsonMs,
-          bodyTimeout: this.timeouts.streamSilenceMs,
-        });
+        res = await this.fetchFollowingRedirects(url, combined);
       } catch (error) {
         clearTimeout(timer);
         if (signal.aborted) throw abortError(signal);
+        if (isPermanent(error) || error instanceof TransientError) throw error;
         const network = classifyNetworkError(error, timeout.signal.aborted);
         reason = network.message;
         if (attempt < attempts) await sleep(this.http.backoffMs(attempt), undefined, { signal });
@@ -625,6 +649,52 @@ export class InferenceBackend implements VideoBackend {
     throw new TransientError(
       `downloading the result from ${shown} failed (${this.http.scrub(reason)}) after ${attempts} attempts`,
     );
+  }
+
+  /**
+   * A plain GET of a result URL (no Authorization: output URLs are unauthenticated and must never see
+   * the API key). undici's `request` does not follow redirects, so up to MAX_REDIRECTS hops are
+   * followed here, each target checked again with isAllowedOutputHost before anything is sent to it.
+   */
+  private async fetchFollowingRedirects(start: URL, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    let url = start;
+    for (let hop = 0; ; hop += 1) {
+      const res = await request(url, {
+        method: 'GET',
+        headers: {
+          accept: 'video/mp4,video/*;q=0.9,*/*;q=0.5',
+          'user-agent': INFERENCE_DEFAULTS.userAgent,
+        },
+        signal,
+        dispatcher: this.dispatcher,
+        headersTimeout: this.timeouts.jsonMs,
+        bodyTimeout: this.timeouts.streamSilenceMs,
+      });
+      const header = res.headers.location;
+      const location = Array.isArray(header) ? header[0] : header;
+      if (!REDIRECTS.has(res.statusCode) || !location) return res;
+      res.body.on('error', () => {}).destroy();
+      const from = `${url.protocol}//${url.host}${url.pathname}`;
+      if (hop >= MAX_REDIRECTS) {
+        throw new TransientError(
+          `downloading the result failed: more than ${MAX_REDIRECTS} redirects (the last from ${from})`,
+        );
+      }
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new TransientError(
+          `downloading the result failed: ${from} redirected to an invalid location (${this.http.scrub(location.slice(0, 200))})`,
+        );
+      }
+      if (!this.isAllowedOutputHost(next)) {
+        throw new ConfigurationError(
+          `refusing to follow the redirect of the result from ${url.host} to ${next.host}: results are fetched only from the inference.sh API's host, *.inference.sh and the hosts listed in INFERENCE_OUTPUT_HOSTS (add ${next.host} there if it is trusted)`,
+        );
+      }
+      url = next;
+    }
   }
 
   /**

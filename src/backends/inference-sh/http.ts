@@ -312,14 +312,32 @@ export class InferenceHttp {
       body = '';
     }
     const attempts = init.mode === 'once' ? 1 : Math.max(1, this.retry.attempts);
+    const run = init.mode === 'run';
+    // A run request, once sent, is never tied to the signal: its answer (the task id) must come back.
+    // The signal only ends the waits between attempts, when no request is in flight (§13-§14).
+    const sendSignal = run ? undefined : init.signal;
+    const wait = async (ms: number) => {
+      try {
+        await sleep(ms, undefined, init.signal ? { signal: init.signal } : undefined);
+      } catch (error) {
+        if (init.signal?.aborted) throw abortReason(init.signal);
+        throw error;
+      }
+    };
     let last: InferenceApiError | NetworkError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
+      // Nothing is in flight here, so stopping now cannot leave a task behind.
+      if (run && init.signal?.aborted) throw abortReason(init.signal);
       let res: RawResponse;
       try {
-        res = await this.send(method, this.url(path), { headers, body, signal: init.signal });
+        res = await this.send(method, this.url(path), {
+          headers,
+          body,
+          ...(sendSignal ? { signal: sendSignal } : {}),
+        });
       } catch (error) {
         if (!(error instanceof NetworkError)) throw error;
-        if (init.mode === 'run' && !error.neverSent) {
+        if (run && !error.neverSent) {
           throw new AmbiguousSubmitError(
             `inference.sh did not answer the run request (${this.scrub(error.message)}); a task may have been started and billed, so it was not sent again`,
             { cause: error },
@@ -330,17 +348,31 @@ export class InferenceHttp {
           { call: what, attempt, code: error.code },
           'inference.sh call failed at the network level',
         );
-        if (attempt < attempts) await sleep(this.backoffMs(attempt), undefined, { signal: init.signal });
+        if (attempt < attempts) await wait(this.backoffMs(attempt));
         continue;
       }
       if (res.status >= 200 && res.status < 300) {
-        const { payload, messages } = parseSuccessBody(res.status, res.text);
-        for (const m of messages) init.log?.info({ call: what, service: m }, 'inference.sh message');
-        return payload as T;
+        let parsed: ReturnType<typeof parseSuccessBody>;
+        try {
+          parsed = parseSuccessBody(res.status, res.text);
+        } catch (error) {
+          // The server accepted the run (2xx) but its answer cannot be read, or carries a body-level
+          // error: a task may exist and be billed, and nothing tells its id. Never send it again.
+          if (run) {
+            const detail = error instanceof InferenceApiError ? error.detail : String(error);
+            throw new AmbiguousSubmitError(
+              `inference.sh answered the run request with HTTP ${res.status} but the answer could not be read (${this.scrub(detail).slice(0, 200)}); a task may have been started and billed, so it was not sent again`,
+              { cause: error },
+            );
+          }
+          throw error;
+        }
+        for (const m of parsed.messages) init.log?.info({ call: what, service: m }, 'inference.sh message');
+        return parsed.payload as T;
       }
       const error = parseErrorBody(res.status, res.text, res.headers);
-      const retryable = res.status === 429 || (res.status >= 500 && init.mode !== 'run');
-      if (res.status >= 500 && init.mode === 'run') {
+      const retryable = res.status === 429 || (res.status >= 500 && !run);
+      if (res.status >= 500 && run) {
         throw new AmbiguousSubmitError(
           `inference.sh answered the run request with HTTP ${res.status} (${this.scrub(error.detail)}); a task may have been started and billed, so it was not sent again`,
           { cause: error },
@@ -350,9 +382,9 @@ export class InferenceHttp {
       last = error;
       init.log?.warn({ call: what, attempt, status: res.status }, 'inference.sh call will be retried');
       if (attempt >= attempts) break;
-      const wait = this.backoffMs(attempt, error.retryAfterMs);
-      if (wait > this.retry.maxWaitMs) break;
-      await sleep(wait, undefined, { signal: init.signal });
+      const waitMs = this.backoffMs(attempt, error.retryAfterMs);
+      if (waitMs > this.retry.maxWaitMs) break;
+      await wait(waitMs);
     }
     throw this.exhausted(what, last, attempts);
   }

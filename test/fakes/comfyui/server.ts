@@ -26,6 +26,11 @@ export type FakeScenario =
   | 'cached'
   /** One-shot: at `triggerAtStep` the server restarts (queue and history lost), down for `restartDownMs`. */
   | 'restart'
+  /**
+   * One-shot: at `triggerAtStep` every open socket goes half-open: it stays open but gets nothing
+   * more (like a GPU host crash the client's TCP never noticed). New sockets work; the run goes on.
+   */
+  | 'mute_socket'
   /** Success, with the output in the VHS_VideoCombine `gifs` shape. */
   | 'gifs';
 
@@ -59,6 +64,8 @@ export interface FakeComfyOptions {
    * answering: the client cannot know whether the prompt exists (spec §8, ambiguous submit).
    */
   resetPromptResponses?: number;
+  /** The next N `GET /queue` answer 500 (the server cannot say whether the prompt runs). */
+  failQueueReads?: number;
 }
 
 export interface SubmittedPrompt {
@@ -102,6 +109,11 @@ export interface FakeComfy {
   clients(): string[];
   /** Loses queue and history (like a process restart); down for `downMs`, same port. */
   restart(downMs?: number): Promise<void>;
+  /**
+   * Loses queue and history like a restart, but leaves every socket open: what a client sees when
+   * the GPU host crashed and came back while its socket stayed half-open.
+   */
+  forget(): void;
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
@@ -264,6 +276,8 @@ class FakeComfyServer implements FakeComfy {
   private readonly loaderCache = new Set<string>();
   private readonly log: FakeRequestLog[] = [];
   private refuseSocketsUntil = 0;
+  /** Half-open sockets: open, but sent nothing any more. */
+  private readonly muted = new WeakSet<WebSocket>();
   private closed = false;
 
   constructor(options: FakeComfyOptions) {
@@ -282,6 +296,7 @@ class FakeComfyServer implements FakeComfy {
       paused: options.paused ?? false,
       version: options.version ?? '0.3.64',
       resetPromptResponses: options.resetPromptResponses ?? 0,
+      failQueueReads: options.failQueueReads ?? 0,
       ...(options.steps !== undefined ? { steps: options.steps } : {}),
       ...(options.holdAtStep !== undefined ? { holdAtStep: options.holdAtStep } : {}),
     };
@@ -369,8 +384,7 @@ class FakeComfyServer implements FakeComfy {
     this.wss = wss;
   }
 
-  /** Like the process dying: queue, history and caches are lost; files on disk stay. */
-  async stop(): Promise<void> {
+  forget() {
     this.generation += 1;
     if (this.running) {
       this.running.released = true;
@@ -380,6 +394,11 @@ class FakeComfyServer implements FakeComfy {
     this.pending = [];
     this.history.clear();
     this.loaderCache.clear();
+  }
+
+  /** Like the process dying: queue, history and caches are lost; files on disk stay. */
+  async stop(): Promise<void> {
+    this.forget();
     for (const ws of this.allSockets) ws.terminate();
     this.allSockets.clear();
     this.sockets.clear();
@@ -465,23 +484,27 @@ class FakeComfyServer implements FakeComfy {
     const text = JSON.stringify({ type, data });
     if (clientId === undefined) {
       if (type === 'progress' || type === 'progress_state' || type === 'execution_interrupted') {
-        for (const ws of this.allSockets) ws.send(text);
+        for (const ws of this.allSockets) if (this.live(ws)) ws.send(text);
       }
       return;
     }
     const ws = this.sockets.get(clientId);
-    if (ws && ws.readyState === ws.OPEN) ws.send(text);
+    if (ws && this.live(ws)) ws.send(text);
+  }
+
+  private live(ws: WebSocket) {
+    return ws.readyState === ws.OPEN && !this.muted.has(ws);
   }
 
   private broadcastStatus() {
     const text = JSON.stringify({ type: 'status', data: { status: this.status() } });
-    for (const ws of this.allSockets) if (ws.readyState === ws.OPEN) ws.send(text);
+    for (const ws of this.allSockets) if (this.live(ws)) ws.send(text);
   }
 
   private sendPreview(clientId: string | undefined) {
     if (clientId === undefined) return;
     const ws = this.sockets.get(clientId);
-    if (!ws || ws.readyState !== ws.OPEN) return;
+    if (!ws || !this.live(ws)) return;
     const header = Buffer.alloc(8);
     header.writeUInt32BE(1, 0); // PREVIEW_IMAGE
     header.writeUInt32BE(2, 4); // PNG
@@ -550,6 +573,10 @@ class FakeComfyServer implements FakeComfy {
     if (method === 'GET' && path === '/prompt') return json(res, 200, this.status());
     if (method === 'POST' && path === '/prompt') return this.postPrompt(parse(), res);
     if (method === 'GET' && path === '/queue') {
+      if (this.options.failQueueReads > 0) {
+        this.options.failQueueReads -= 1;
+        return json(res, 500, { error: 'queue unavailable' });
+      }
       return json(res, 200, {
         queue_running: this.running ? [this.queueItem(this.running.entry)] : [],
         queue_pending: this.pending.map((entry) => this.queueItem(entry)),
@@ -1020,6 +1047,10 @@ class FakeComfyServer implements FakeComfy {
             if (scenario === 'drop_socket') {
               this.options.scenario = 'success';
               this.dropSockets(options.dropSocketForMs);
+            }
+            if (scenario === 'mute_socket') {
+              this.options.scenario = 'success';
+              for (const ws of this.allSockets) this.muted.add(ws);
             }
             if (scenario === 'restart') {
               this.options.scenario = 'success';

@@ -66,12 +66,24 @@ export interface FakeFaults {
   streamSilences: number;
   /** The next N stream connections end cleanly after their first line. */
   streamEarlyEnds: number;
+  /**
+   * The next N stream connections send their first line and then only heartbeats, never an update
+   * nor the terminal line, and stay open: a stream that looks alive but is stuck.
+   */
+  streamMutes: number;
   /** The next `count` calls to `route` answer 429 with rate-limit headers. */
   rateLimit: { count: number; route?: Route; retryAfterSec?: number } | undefined;
   /** The next `count` calls to `route` answer 5xx. With `route: 'run'` and `createTask`, the task exists anyway. */
   serverErrors: { count: number; route?: Route; status?: number; createTask?: boolean } | undefined;
   /** `POST /apps/run` creates the task, then drops the connection without answering. */
   runReset: boolean;
+  /**
+   * `POST /apps/run` creates the task, then answers 200 with a body that cannot be read: an HTML
+   * page from a proxy, or a v1 body-level error (`{"success":false,…}`).
+   */
+  runGarbled: 'html' | 'v1-error' | undefined;
+  /** `POST /apps/run` creates the task but holds its answer until resume(). */
+  holdRuns: boolean;
   /** Tasks fail after running, with this error text. */
   failTask: string | undefined;
   /** `POST /apps/run` answers 412 with these requirement errors. */
@@ -141,16 +153,28 @@ interface FakeTask {
   listeners: Set<(line: Record<string, unknown>, terminal: boolean) => void>;
 }
 
-type Step = { kind: 'status'; status: number } | { kind: 'log'; content: string };
+/** `log_type` of task logs (npm-sdk `dist/types.js`): 0 build, 1 run, 2 serve, 3 setup, 4 task. */
+const LOG_SETUP = 3;
+const LOG_TASK = 4;
+
+type Step =
+  | { kind: 'status'; status: number }
+  | { kind: 'log'; logType: number; content: (steps: number) => string };
 const PLAN: Step[] = [
   { kind: 'status', status: 2 },
   { kind: 'status', status: 3 },
   { kind: 'status', status: 4 },
   { kind: 'status', status: 5 },
   { kind: 'status', status: 6 },
+  // A setup counter that is not a sampler step (the backend must not read it as progress).
+  {
+    kind: 'log',
+    logType: LOG_SETUP,
+    content: () => 'Loading checkpoint shards: 100%|##########| 3/3 [00:02<00:00]',
+  },
   { kind: 'status', status: 7 },
-  { kind: 'log', content: 'Starting video generation...' },
-  { kind: 'log', content: 'denoising 2/4' },
+  { kind: 'log', logType: LOG_TASK, content: () => 'Starting video generation...' },
+  { kind: 'log', logType: LOG_TASK, content: (steps) => `denoising 2/${steps}` },
   { kind: 'status', status: 9 },
   { kind: 'status', status: 10 },
 ];
@@ -164,9 +188,12 @@ const DEFAULT_FAULTS: FakeFaults = {
   streamDrops: 0,
   streamSilences: 0,
   streamEarlyEnds: 0,
+  streamMutes: 0,
   rateLimit: undefined,
   serverErrors: undefined,
   runReset: false,
+  runGarbled: undefined,
+  holdRuns: false,
   failTask: undefined,
   requirements: undefined,
   cancelDelayMs: undefined,
@@ -209,7 +236,7 @@ export interface FakeInference {
   taskIds(): string[];
   uploads(): Map<string, Buffer>;
   setFault(faults: Partial<FakeFaults>): void;
-  /** Lets paused tasks continue. */
+  /** Lets paused tasks continue, and sends run answers held by `holdRuns`. */
   resume(): void;
   /** Webhook deliveries received by anyone is not tracked; this lists what the fake sent. */
   webhooksSent(): { url: string; body: unknown }[];
@@ -235,6 +262,8 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
   const webhooks: { url: string; body: unknown }[] = [];
   const sockets = new Set<Socket>();
   const intervals = new Set<NodeJS.Timeout>();
+  /** Run answers held by `holdRuns`, sent on resume(). */
+  const heldRuns: (() => void)[] = [];
   let created = 0;
   let windowStart = Date.now();
   let windowCount = 0;
@@ -434,6 +463,14 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
     return undefined;
   };
 
+  /** The sampler steps a task runs: its input, else the app's default. */
+  const stepsOf = (task: FakeTask): number => {
+    const given = Number(task.input.num_inference_steps);
+    if (Number.isInteger(given) && given > 0) return given;
+    const fallback = Number(FAKE_APPS[task.app]?.input_schema.properties.num_inference_steps?.default);
+    return Number.isInteger(fallback) && fallback > 0 ? fallback : 4;
+  };
+
   const advance = (task: FakeTask) => {
     task.timer = undefined;
     if (closed || TERMINAL.has(task.status) || task.status === 8) return;
@@ -460,8 +497,8 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
       task.logs.push({
         id: `lg_${id(4)}`,
         task_id: task.id,
-        log_type: 4,
-        content: step.content,
+        log_type: step.logType,
+        content: step.content(stepsOf(task)),
         created_at: at,
         updated_at: at,
       });
@@ -672,6 +709,22 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
       res.socket?.destroy();
       return;
     }
+    if (faults.runGarbled) {
+      const html = faults.runGarbled === 'html';
+      const text = html
+        ? '<html><body><h1>200 OK</h1><p>upstream answered</p></body></html>'
+        : JSON.stringify({
+            success: false,
+            status: 500,
+            error: { code: 'internal_error', message: 'failed to serialise the task' },
+          });
+      res.writeHead(200, {
+        'content-type': html ? 'text/html' : 'application/json',
+        'content-length': Buffer.byteLength(text),
+      });
+      res.end(text);
+      return;
+    }
     const result = taskResult(task);
     const text = JSON.stringify(
       faults.envelope === 'bare'
@@ -680,8 +733,13 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
           ? { success: true, status: 200, data: result }
           : { data: result, messages: [{ level: 'info', code: 'task_created', message: 'task received' }] },
     );
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
+    const answer = () => {
+      if (res.destroyed) return;
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    if (faults.holdRuns) heldRuns.push(answer);
+    else answer();
   }
 
   function createFiles(res: ServerResponse, body: Record<string, unknown> | undefined) {
@@ -732,6 +790,8 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
     if (dropAfterFirstUpdate) faults.streamDrops -= 1;
     const endEarly = faults.streamEarlyEnds > 0;
     if (endEarly) faults.streamEarlyEnds -= 1;
+    const mute = !endEarly && faults.streamMutes > 0;
+    if (mute) faults.streamMutes -= 1;
 
     let counter = 0;
     const write = (line: unknown) => res.write(`${JSON.stringify(line)}\n`);
@@ -778,7 +838,7 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
         res.end();
       }
     }
-    if (!TERMINAL.has(task.status) && !endEarly) task.listeners.add(listener);
+    if (!TERMINAL.has(task.status) && !endEarly && !mute) task.listeners.add(listener);
   }
 
   // ---- storage origin ----------------------------------------------------------------------
@@ -828,6 +888,12 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
       res.end(bytes);
       return;
     }
+    // `/redirect?to=<url>`: a 302 to any URL (the result host moving a file to a CDN, or elsewhere).
+    if (req.method === 'GET' && url.pathname === '/redirect') {
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/', 'content-length': 0 });
+      res.end();
+      return;
+    }
     match = /^\/outputs\/([^/]+)\/clip\.mp4$/.exec(url.pathname);
     if (req.method === 'GET' && match) {
       if (injected(res, 'output')) return;
@@ -866,6 +932,8 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
       faults = { ...faults, ...partial };
     },
     resume: () => {
+      faults.holdRuns = false;
+      for (const answer of heldRuns.splice(0)) answer();
       faults.pauseAt = undefined;
       for (const task of tasks.values()) {
         if (task.paused) {
