@@ -24,6 +24,8 @@ export interface ModelProfile {
   readonly defaults: { num_frames: number; fps: number; num_inference_steps: number; size: Size };
   /** Wan 2.1's schema declares file inputs as objects; the Wan 2.2 apps take plain URLs. */
   readonly fileForm: 'string' | 'object';
+  /** Settings the app accepts but whose value changes nothing (wan-apps.md: "not used"). */
+  readonly inert?: readonly SettingName[];
 }
 
 const same =
@@ -57,6 +59,15 @@ export const MODEL_PROFILES: Readonly<Record<ModelId, ModelProfile>> = {
     requiredFields: ['prompt', 'input_image'],
     defaults: { num_frames: 81, fps: 16, num_inference_steps: 30, size: '832x480' },
     fileForm: 'string',
+    inert: [
+      'sample_solver',
+      'lora_file',
+      'lora_multiplier',
+      'vae_tile_size',
+      'joint_pass',
+      'attention',
+      'add_frames_for_end_image',
+    ],
     fields: {
       prompt: same('prompt'),
       negative_prompt: same('negative_prompt'),
@@ -126,6 +137,8 @@ export const MODEL_PROFILES: Readonly<Record<ModelId, ModelProfile>> = {
     requiredFields: ['prompt', 'image'],
     defaults: { num_frames: 81, fps: 16, num_inference_steps: 4, size: '832x480' },
     fileForm: 'string',
+    // Guidance is fixed at 1.0 there, so the negative prompt is never applied.
+    inert: ['negative_prompt'],
     fields: {
       ...wan22Common,
       boundary_ratio: same('boundary_ratio'),
@@ -145,6 +158,8 @@ export interface AppInput {
   input: Record<string, unknown>;
   /** Settings the model does not understand, dropped and listed for the user. */
   ignored: SettingName[];
+  /** Settings the user gave that the app takes but does not act on; sent, and listed too. */
+  inert: SettingName[];
 }
 
 /** Settings with no effect anywhere in the mapping. `prompt`, `model` and `seed` are always used. */
@@ -161,6 +176,7 @@ export function mapToApp(
 ): AppInput {
   const input: Record<string, unknown> = {};
   const ignored: SettingName[] = [];
+  const inert = (profile.inert ?? []).filter((name) => request[name] !== undefined);
   for (const [name, value] of Object.entries(request) as [keyof GenerationRequest, unknown][]) {
     if (value === undefined || name === 'input_image' || name === 'end_frame') continue;
     const setting = name as SettingName;
@@ -176,7 +192,7 @@ export function mapToApp(
   const asFile = (uri: string) => (profile.fileForm === 'object' ? { uri } : uri);
   input[profile.imageField] = asFile(files.image);
   if (files.endImage) input[profile.endImageField] = asFile(files.endImage);
-  return { input, ignored };
+  return { input, ignored, inert };
 }
 
 /** The frame count, fps and steps the run will actually use, for status text and ETA keys. */

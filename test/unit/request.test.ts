@@ -181,6 +181,19 @@ describe('model profiles', () => {
     expect(a14b.ignored).toEqual(['tea_cache']);
     const lightning = mapToApp(request, MODEL_PROFILES['wan2.2-lightning'], { image: 'u1' });
     expect(lightning.ignored).toEqual(['guidance_scale', 'tea_cache']);
+    const inert = mapToApp(
+      { ...request, attention: 'sdpa', negative_prompt: 'blur' },
+      MODEL_PROFILES['wan2.1'],
+      {
+        image: 'u1',
+      },
+    );
+    expect(inert.inert).toEqual(['attention']);
+    expect(inert.input).toMatchObject({ attention: 'sdpa', negative_prompt: 'blur' });
+    expect(
+      mapToApp({ ...request, negative_prompt: 'blur' }, MODEL_PROFILES['wan2.2-lightning'], { image: 'u' })
+        .inert,
+    ).toEqual(['negative_prompt']);
     expect(lightning.input).not.toHaveProperty('guidance_scale');
   });
 

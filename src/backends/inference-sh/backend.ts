@@ -267,8 +267,11 @@ export class InferenceBackend implements VideoBackend {
 
   describeIgnored(request: GenerationRequest): string[] {
     const profile = MODEL_PROFILES[request.model];
-    const { ignored } = mapToApp(request, profile, { image: 'about:blank' });
-    return ignored.map((name) => `${name} is not used by ${profile.label} and was ignored`);
+    const { ignored, inert } = mapToApp(request, profile, { image: 'about:blank' });
+    return [
+      ...ignored.map((name) => `${name} is not used by ${profile.label} and was ignored`),
+      ...inert.map((name) => `${name} is accepted by ${profile.label} but has no effect there`),
+    ];
   }
 
   async submit(job: BackendJob, hooks: SubmitHooks, signal: AbortSignal): Promise<RemoteTaskRef> {
