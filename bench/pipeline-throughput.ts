@@ -12,6 +12,7 @@ import type { DeliveryJobData } from '../src/core/job.js';
 import { finaliseRequest } from '../src/core/request.js';
 import { createLogger } from '../src/log.js';
 import { Pipeline } from '../src/pipeline.js';
+import { deleteKeysUnder } from '../src/storage/keys.js';
 
 const jobs = Number(process.argv[2] ?? 200);
 const concurrency = Number(process.argv[3] ?? 8);
@@ -99,11 +100,5 @@ console.log(
 
 await deliveries.close();
 await pipeline.queue.queue.obliterate({ force: true });
-const cleaner = pipeline.connection;
-let cursor = '0';
-do {
-  const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length > 0) await cleaner.del(...keys);
-} while (cursor !== '0');
+await deleteKeysUnder(pipeline.connection, prefix);
 await pipeline.close();

@@ -21,6 +21,7 @@ import { validateImage } from '../media/image.js';
 import { normaliseForChat } from '../media/video.js';
 import { Pipeline } from '../pipeline.js';
 import { GENERATE_QUEUE } from '../queue/connection.js';
+import { deleteKeysUnder } from '../storage/keys.js';
 import { parseFlags } from './args.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 130 } as const;
@@ -81,12 +82,7 @@ function describeProgress(
 async function deleteKeys(redisUrl: string, prefix: string) {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysUnder(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -136,3 +136,11 @@ export function outcomeSnapshot(delivery: DeliveryJobData): JobSnapshot {
     outcome,
   };
 }
+
+/** What to tell whoever asked to cancel, for each outcome of the cancel request. */
+export const CANCEL_ANSWER = {
+  removed: 'Cancelled before it started.',
+  signalled: 'Cancelling: the render is being stopped.',
+  finished: 'That job has already finished.',
+  unknown: 'That job is no longer known (it may be too old).',
+} as const satisfies Record<string, string>;

@@ -191,8 +191,8 @@ export class GenerationWorker {
       if (!remote?.taskId) throw new Error('the backend returned no task id');
       const ref: RemoteTaskRef = remote;
       // A cancel that arrived while submitting must still stop the task it created.
-      if (await this.deps.cancels.requestedBy(jobId))
-        throw new CancelledError(await this.deps.cancels.requestedBy(jobId));
+      const cancelledWhileSubmitting = await this.deps.cancels.requestedBy(jobId);
+      if (cancelledWhileSubmitting) throw new CancelledError(cancelledWhileSubmitting);
 
       let output: BackendOutput | undefined;
       for await (const event of this.deps.backend.follow(ref, backendJob, abort)) {

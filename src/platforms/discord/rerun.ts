@@ -1,5 +1,5 @@
 import type { PermissionsBitField, SendableChannels } from 'discord.js';
-import { UserFacingError } from '../../core/errors.js';
+import { CANCEL_ANSWER } from '../../core/status-text.js';
 import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
 import { refusal } from './guards.js';
 import { type AnimateAnswer, afterSubmit, discordRequester, explain, reportTarget } from './intake.js';
@@ -49,13 +49,6 @@ export interface CancelInput {
   canModerate: boolean;
 }
 
-const CANCEL_TEXT = {
-  removed: 'Cancelled before it started.',
-  signalled: 'Cancelling: the render is being stopped.',
-  finished: 'That job has already finished.',
-  unknown: 'That job is no longer known (it may be too old).',
-} as const;
-
 export async function cancel(
   context: DiscordContext,
   input: CancelInput,
@@ -66,9 +59,8 @@ export async function cancel(
       displayName: input.user.displayName,
       canModerate: input.canModerate,
     });
-    return { ok: result === 'removed' || result === 'signalled', text: CANCEL_TEXT[result] };
+    return { ok: result === 'removed' || result === 'signalled', text: CANCEL_ANSWER[result] };
   } catch (error) {
-    if (error instanceof UserFacingError) return { ok: false, text: explain(context, error) };
     return { ok: false, text: explain(context, error) };
   }
 }

@@ -1,4 +1,5 @@
 import { UserFacingError } from '../../core/errors.js';
+import { CANCEL_ANSWER } from '../../core/status-text.js';
 import { SLACK_DELIVERY_QUEUE, type SlackContext } from './context.js';
 import { afterSubmit, explain, type Place, reportTarget, requesterOf, type StartAnswer } from './intake.js';
 import type { SlackStatusSink } from './reporter.js';
@@ -44,13 +45,6 @@ export async function rerunJob(
   }
 }
 
-const CANCEL_TEXT = {
-  removed: 'Cancelled before it started.',
-  signalled: 'Cancelling: the render is being stopped.',
-  finished: 'That job has already finished.',
-  unknown: 'That job is no longer known (it may be too old).',
-} as const;
-
 /** Only the requester or a workspace admin/owner (users.info is_admin / is_owner) may cancel. */
 export async function cancelJob(
   context: SlackContext,
@@ -68,7 +62,7 @@ export async function cancelJob(
       displayName: await context.users.displayName(userId),
       canModerate,
     });
-    return { ok: result === 'removed' || result === 'signalled', text: CANCEL_TEXT[result] };
+    return { ok: result === 'removed' || result === 'signalled', text: CANCEL_ANSWER[result] };
   } catch (error) {
     if (error instanceof UserFacingError && /only the person who asked/.test(error.message)) {
       return {
