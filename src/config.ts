@@ -129,6 +129,9 @@ export const configSchema = z
         })
         .default('info'),
     ),
+    /** A system ffmpeg/ffprobe instead of the builds bundled in node_modules (read by media/binaries.ts). */
+    FFMPEG_PATH: optionalString,
+    FFPROBE_PATH: optionalString,
     /** How long stored input images and results are kept, so reruns days later still work. */
     STORAGE_TTL_DAYS: int(1, 365, 30),
     /** Largest input image accepted, in bytes. */

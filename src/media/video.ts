@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, open, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ffmpegPath, ffprobePath } from './binaries.js';
 
 /**
  * Video post-processing with ffmpeg/ffprobe, run as child processes (no shell) on files: nothing is
@@ -42,7 +43,7 @@ export interface FitToSizeOptions extends VideoToolOptions {
 export class FfmpegMissingError extends Error {
   constructor(readonly binary: string) {
     super(
-      `${binary} was not found; install ffmpeg on this machine (Debian/Ubuntu: apt-get install ffmpeg) or set FFMPEG_PATH and FFPROBE_PATH to the binaries`,
+      `${binary} did not run; reinstall with npm ci (the bundled ffmpeg and ffprobe come with it), or set FFMPEG_PATH and FFPROBE_PATH to a system build (Debian/Ubuntu: apt-get install ffmpeg)`,
     );
     this.name = 'FfmpegMissingError';
   }
@@ -67,9 +68,6 @@ export class FfmpegError extends Error {
     this.name = 'FfmpegError';
   }
 }
-
-const ffmpegBinary = () => process.env.FFMPEG_PATH || 'ffmpeg';
-const ffprobeBinary = () => process.env.FFPROBE_PATH || 'ffprobe';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const STDERR_TAIL = 8 * 1024;
@@ -134,11 +132,7 @@ function run(binary: string, args: readonly string[], options: VideoToolOptions 
 }
 
 async function ffmpeg(args: readonly string[], what: string, options: VideoToolOptions = {}): Promise<void> {
-  const result = await run(
-    ffmpegBinary(),
-    ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args],
-    options,
-  );
+  const result = await run(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], options);
   if (result.code !== 0) {
     const detail = result.stderr.trim().split('\n').slice(-3).join(' | ');
     throw new FfmpegError(`ffmpeg failed to ${what}${detail ? `: ${detail}` : ''}`, result.stderr);
@@ -147,7 +141,7 @@ async function ffmpeg(args: readonly string[], what: string, options: VideoToolO
 
 /** Throws FfmpegMissingError unless both ffmpeg and ffprobe run. Call at startup. */
 export async function checkFfmpeg(): Promise<void> {
-  for (const binary of [ffmpegBinary(), ffprobeBinary()]) {
+  for (const binary of [ffmpegPath(), ffprobePath()]) {
     const result = await run(binary, ['-version'], { timeoutMs: 30_000 });
     if (result.code !== 0) throw new FfmpegMissingError(binary);
   }
@@ -203,7 +197,7 @@ export async function probeVideo(filePath: string, options: VideoToolOptions = {
   const path = resolve(filePath);
   const { size } = await stat(path);
   const result = await run(
-    ffprobeBinary(),
+    ffprobePath(),
     [
       '-v',
       'error',

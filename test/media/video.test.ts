@@ -2,7 +2,9 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ffmpegPath, ffprobePath } from '../../src/media/binaries.js';
 import {
+  checkFfmpeg,
   FfmpegMissingError,
   fitToSize,
   hasFastStart,
@@ -187,17 +189,34 @@ describe('posterFrame', () => {
 });
 
 describe('FfmpegMissingError', () => {
-  it('tells the operator how to install ffmpeg', async () => {
+  it('tells the operator how to get ffmpeg back or use a system build', async () => {
     const previous = process.env.FFPROBE_PATH;
     process.env.FFPROBE_PATH = join(dir, 'no-such-ffprobe');
     try {
       await makeMp4(file('missing.mp4'));
       const error = await probeVideo(file('missing.mp4')).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(FfmpegMissingError);
-      expect((error as Error).message).toMatch(/apt-get install ffmpeg/);
+      expect((error as Error).message).toMatch(/npm ci/);
+      expect((error as Error).message).toMatch(/FFMPEG_PATH and FFPROBE_PATH/);
     } finally {
       if (previous === undefined) delete process.env.FFPROBE_PATH;
       else process.env.FFPROBE_PATH = previous;
+    }
+  });
+});
+
+describe('bundled binaries', () => {
+  it('run without any system ffmpeg: the npm packages ship them unless FFMPEG_PATH/FFPROBE_PATH say otherwise', async () => {
+    const saved = { ffmpeg: process.env.FFMPEG_PATH, ffprobe: process.env.FFPROBE_PATH };
+    delete process.env.FFMPEG_PATH;
+    delete process.env.FFPROBE_PATH;
+    try {
+      expect(ffmpegPath()).toContain('node_modules/@ffmpeg-installer/');
+      expect(ffprobePath()).toContain('node_modules/@ffprobe-installer/');
+      await expect(checkFfmpeg()).resolves.toBeUndefined();
+    } finally {
+      if (saved.ffmpeg !== undefined) process.env.FFMPEG_PATH = saved.ffmpeg;
+      if (saved.ffprobe !== undefined) process.env.FFPROBE_PATH = saved.ffprobe;
     }
   });
 });

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { ffmpegPath, ffprobePath } from '../../src/media/binaries.js';
 
 /** Test media: small images made with sharp, short mp4s made with ffmpeg's lavfi sources. */
 
@@ -104,7 +105,7 @@ const ENCODERS = { h264: 'libx264', mpeg4: 'mpeg4', hevc: 'libx265' } as const;
 /** Runs ffmpeg (no shell) and rejects with its stderr on failure. */
 export function runFfmpeg(args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], {
+    const child = spawn(ffmpegPath(), ['-hide_banner', '-nostdin', '-v', 'error', '-y', ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -175,5 +176,5 @@ export async function hasFfmpeg(): Promise<boolean> {
       child.on('error', () => resolve(false));
       child.on('close', (code) => resolve(code === 0));
     });
-  return (await check('ffmpeg')) && (await check('ffprobe'));
+  return (await check(ffmpegPath())) && (await check(ffprobePath()));
 }
