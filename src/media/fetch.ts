@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher, request } from 'undici';
 import { TransientError, UserFacingError } from '../core/errors.js';
+import { boundedBody, readAll } from './bounded-body.js';
 import { formatBytes } from './image.js';
 
 /**
@@ -143,24 +144,10 @@ export async function fetchBounded(url: string | URL, options: FetchBoundedOptio
         );
       }
 
-      const declared = Number(headerValue(headers['content-length']));
-      if (Number.isFinite(declared) && declared > options.maxBytes) {
-        body.destroy();
-        throw tooLarge();
-      }
-
-      const chunks: Buffer[] = [];
-      let received = 0;
+      const bounded = boundedBody(response, { maxBytes: options.maxBytes, tooLarge });
+      let bytes: Buffer;
       try {
-        for await (const chunk of body) {
-          const buffer = chunk as Buffer;
-          received += buffer.length;
-          if (received > options.maxBytes) {
-            body.destroy();
-            throw tooLarge();
-          }
-          chunks.push(buffer);
-        }
+        bytes = await readAll(bounded.stream);
       } catch (error) {
         if (error instanceof UserFacingError) throw error;
         if (timedOut) throw timedOutError(error);
@@ -173,7 +160,7 @@ export async function fetchBounded(url: string | URL, options: FetchBoundedOptio
         );
       }
       const contentType = headerValue(headers['content-type']);
-      return { bytes: Buffer.concat(chunks, received), ...(contentType ? { contentType } : {}) };
+      return { bytes, ...(contentType ? { contentType } : {}) };
     }
   } finally {
     clearTimeout(timer);
