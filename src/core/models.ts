@@ -1,4 +1,5 @@
-import type { GenerationRequest, ModelId, SettingName, Size } from './request.js';
+import type { GenerationRequest } from './generation-request.js';
+import type { ModelId, SettingName, Size } from './settings.js';
 
 /**
  * Model profiles: how the one request maps onto each supported app (shared/specs/wan-apps.md §6).
