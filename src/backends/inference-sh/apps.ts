@@ -30,10 +30,18 @@ const same =
   (request) =>
     request[name] === undefined ? {} : { [name]: request[name] };
 
-/** The Wan 2.2 apps take a resolution, not a size. */
-const wan22: Partial<Record<SettingName, Mapping>> = {
-  size: (request) => (request.size === undefined ? {} : { resolution: resolutionOf(request.size) }),
-};
+/** The Wan 2.2 apps share one input shape: plain file URLs, `image`/`end_image`, a resolution. */
+const wan22 = (app: string): InferenceApp => ({
+  app,
+  imageField: 'image',
+  endImageField: 'end_image',
+  outputField: 'file',
+  requiredFields: ['prompt', 'image'],
+  fileForm: 'string',
+  renamed: {
+    size: (request) => (request.size === undefined ? {} : { resolution: resolutionOf(request.size) }),
+  },
+});
 
 export const INFERENCE_APPS: Readonly<Record<ModelId, InferenceApp>> = {
   'wan2.1': {
@@ -44,33 +52,9 @@ export const INFERENCE_APPS: Readonly<Record<ModelId, InferenceApp>> = {
     requiredFields: ['prompt', 'input_image'],
     fileForm: 'string',
   },
-  'wan2.2-a14b': {
-    app: 'infsh/wan2-2-i2v-a14b',
-    imageField: 'image',
-    endImageField: 'end_image',
-    outputField: 'file',
-    requiredFields: ['prompt', 'image'],
-    fileForm: 'string',
-    renamed: wan22,
-  },
-  'wan2.2-5b': {
-    app: 'infsh/wan2-2-i2v-5b',
-    imageField: 'image',
-    endImageField: 'end_image',
-    outputField: 'file',
-    requiredFields: ['prompt', 'image'],
-    fileForm: 'string',
-    renamed: wan22,
-  },
-  'wan2.2-lightning': {
-    app: 'infsh/lightning-wan-2-2-i2v-a14b',
-    imageField: 'image',
-    endImageField: 'end_image',
-    outputField: 'file',
-    requiredFields: ['prompt', 'image'],
-    fileForm: 'string',
-    renamed: wan22,
-  },
+  'wan2.2-a14b': wan22('infsh/wan2-2-i2v-a14b'),
+  'wan2.2-5b': wan22('infsh/wan2-2-i2v-5b'),
+  'wan2.2-lightning': wan22('infsh/lightning-wan-2-2-i2v-a14b'),
 };
 
 /** The app part of `namespace/name@version`. */
