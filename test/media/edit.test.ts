@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendContinuation, countFrames, dropLastFrame, probeVideo } from '../../src/media/video.js';
+import { appendContinuation, countFrames, dropLastFrame } from '../../src/media/video.js';
 import { decodeFrame, makeMp4, makeOverlappingClips, meanDifference, tempDir } from '../support/media.js';
 
 let dir: string;
