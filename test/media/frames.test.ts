@@ -15,6 +15,7 @@ import {
   makeColourMp4,
   makeMp4,
   meanDifference,
+  QUICK_H264,
   rgbOf,
   runFfmpeg,
   tempDir,
@@ -75,17 +76,8 @@ describe('lastFrame', () => {
     await runFfmpeg([
       ...['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=24:duration=2'],
       ...['-f', 'lavfi', '-i', 'sine=duration=4'],
-      ...[
-        '-c:v',
-        'libx264',
-        '-preset',
-        'ultrafast',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:a',
-        'aac',
-        file('long-audio.mp4'),
-      ],
+      ...QUICK_H264,
+      ...['-c:a', 'aac', file('long-audio.mp4')],
     ]);
     await lastFrame(file('long-audio.mp4'), file('long-audio.png'));
     const frames = await countFrames(file('long-audio.mp4'));

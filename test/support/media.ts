@@ -179,6 +179,10 @@ export async function hasFfmpeg(): Promise<boolean> {
   return (await check(ffmpegPath())) && (await check(ffprobePath()));
 }
 
+/** Quick H.264 yuv420p mp4 output options for test clips. */
+export const QUICK_H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
+const QUICK_H264_MP4 = [...QUICK_H264, '-f', 'mp4'];
+
 /**
  * Two clips cut from one testsrc2 stream (every frame differs), the continuation starting on the
  * original's last frame, as a continuation rendered from that frame does.
@@ -203,14 +207,7 @@ export async function makeOverlappingClips(
       `testsrc2=size=${width}x${height}:rate=${fps}`,
       '-vf',
       `trim=start_frame=${from}:end_frame=${to},setpts=PTS-STARTPTS`,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      '-f',
-      'mp4',
+      ...QUICK_H264_MP4,
       path,
     ]);
   await cut(originalPath, 0, originalFrames);
@@ -233,14 +230,7 @@ export async function makeColourMp4(
     `${trims};${concat}`,
     '-map',
     '[out]',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-pix_fmt',
-    'yuv420p',
-    '-f',
-    'mp4',
+    ...QUICK_H264_MP4,
     path,
   ]);
 }
