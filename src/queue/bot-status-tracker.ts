@@ -106,7 +106,9 @@ export class BotStatusTracker {
     if (await this.connection.sismember(this.key, jobId)) this.schedule(jobId);
   }
 
+  /** The line moved: positions read before are stale, and every waiting job is drawn again. */
   private async refreshWaiting() {
+    this.positionsCache = undefined;
     for (const jobId of await this.tracked()) this.schedule(jobId);
   }
 
@@ -167,8 +169,9 @@ export class BotStatusTracker {
   }
 
   /**
-   * Positions of all waiting jobs, read at most four times a second: one queue move re-renders every
-   * waiting job, and reading the whole wait list for each of them would be quadratic.
+   * Positions of all waiting jobs, read once per queue move (and at most four times a second
+   * otherwise): one move re-renders every waiting job, and reading the whole wait list for each of
+   * them would be quadratic.
    */
   private positions() {
     const now = Date.now();
