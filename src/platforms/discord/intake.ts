@@ -91,7 +91,7 @@ export function originOf(
   };
 }
 
-export function reportTarget(input: {
+function reportTarget(input: {
   guildId: string | null;
   channelId: string;
   uploadLimit: number;
@@ -110,12 +110,13 @@ export function reportTarget(input: {
  */
 export async function submitAndAnswer(
   context: DiscordContext,
-  submit: () => Promise<Submitted>,
-  where: { channel: SendableChannel; guildId: string | null; requesterName: string },
+  submit: (reportTo: ReportTarget) => Promise<Submitted>,
+  where: { channel: SendableChannel; guildId: string | null; uploadLimit: number; requesterName: string },
 ): Promise<AnimateAnswer> {
   const { channel, guildId } = where;
+  const reportTo = reportTarget({ guildId, channelId: channel.id, uploadLimit: where.uploadLimit });
   const result = await submitAndPost(context.service, context.feed, {
-    submit,
+    submit: () => submit(reportTo),
     explain: (error) => explain(context, error),
     post: async (submitted, position) => {
       const { view, payload } = statusPayload({
@@ -181,7 +182,7 @@ export async function animate(context: DiscordContext, input: AnimateInput): Pro
   if (!image) return { ok: false, text: 'Attach an image to animate (PNG, JPEG or WebP).' };
   return submitAndAnswer(
     context,
-    () =>
+    (reportTo) =>
       context.service.submit({
         jobId: input.jobId,
         settings: settings.value as GenerationSettings,
@@ -190,12 +191,8 @@ export async function animate(context: DiscordContext, input: AnimateInput): Pro
           ...(endImage ? { end_frame: discordImage(context, endImage) } : {}),
         },
         origin,
-        reportTo: reportTarget({
-          guildId: input.guildId,
-          channelId: input.channel.id,
-          uploadLimit: input.uploadLimit,
-        }),
+        reportTo,
       }),
-    { channel: input.channel, guildId: input.guildId, requesterName: input.user.displayName },
+    { ...input, requesterName: input.user.displayName },
   );
 }

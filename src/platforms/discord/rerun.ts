@@ -1,7 +1,7 @@
 import type { PermissionsBitField, SendableChannels } from 'discord.js';
 import { CANCEL_ANSWER } from '../../core/status-text.js';
 import type { DiscordContext } from './context.js';
-import { type AnimateAnswer, originOf, reportTarget, submitAndAnswer } from './intake.js';
+import { type AnimateAnswer, originOf, submitAndAnswer } from './intake.js';
 import { explain } from './refusals.js';
 
 export interface RerunInput {
@@ -22,17 +22,8 @@ export function rerun(context: DiscordContext, input: RerunInput): Promise<Anima
   const origin = originOf(context, { ...input, channelId: input.channel.id });
   return submitAndAnswer(
     context,
-    () =>
-      context.service.rerun(input.parentJobId, {
-        jobId: input.jobId,
-        origin,
-        reportTo: reportTarget({
-          guildId: input.guildId,
-          channelId: input.channel.id,
-          uploadLimit: input.uploadLimit,
-        }),
-      }),
-    { channel: input.channel, guildId: input.guildId, requesterName: input.user.displayName },
+    (reportTo) => context.service.rerun(input.parentJobId, { jobId: input.jobId, origin, reportTo }),
+    { ...input, requesterName: input.user.displayName },
   );
 }
 

@@ -2,7 +2,7 @@ import { webApi } from '@slack/bolt';
 import type { JobSnapshot, StatusView } from '../../core/status-text.js';
 import type { StatusSink } from '../../service/platform-feed.js';
 import type { SlackContext } from './context.js';
-import { statusMessage } from './render.js';
+import { type StatusMessage, statusMessage } from './render.js';
 import type { SlackStatusRef } from './store.js';
 
 /** Errors after which a message will never be editable again. */
@@ -80,20 +80,23 @@ export class SlackStatusSink implements StatusSink {
         );
         return false;
       }
-      const message = statusMessage(snapshot, { requesterId: ref.requesterId }, view);
       try {
-        await this.context.clients.progress.chat.update({
-          channel: ref.channel,
-          ts: ref.ts,
-          text: message.text,
-          blocks: message.blocks,
-        });
+        await this.update('progress', ref, statusMessage(snapshot, { requesterId: ref.requesterId }, view));
         return true;
       } catch (error) {
         const handled = await this.handleEditError(snapshot.jobId, ref, error);
         if (handled === 'unhandled') throw error;
         return handled === 'gone';
       }
+    });
+  }
+
+  private async update(client: 'progress' | 'delivery', ref: SlackStatusRef, message: StatusMessage) {
+    await this.context.clients[client].chat.update({
+      channel: ref.channel,
+      ts: ref.ts,
+      text: message.text,
+      blocks: message.blocks,
     });
   }
 
@@ -128,14 +131,8 @@ export class SlackStatusSink implements StatusSink {
       const ref = await this.context.messages.status(jobId);
       if (!ref || ref.gone) return false;
       await this.context.messages.setStatus(jobId, { ...ref, finished: true });
-      const message = statusMessage(snapshot, { requesterId: ref.requesterId, extra });
       try {
-        await this.context.clients.delivery.chat.update({
-          channel: ref.channel,
-          ts: ref.ts,
-          text: message.text,
-          blocks: message.blocks,
-        });
+        await this.update('delivery', ref, statusMessage(snapshot, { requesterId: ref.requesterId, extra }));
       } catch (error) {
         const code = slackErrorCode(error);
         if (code && GONE.has(code)) {
