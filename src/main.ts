@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { checkFfmpeg, prepareForDelivery } from './media/video.js';
 import { Pipeline } from './pipeline.js';
 import { type PlatformHandle, startPlatforms } from './platforms/index.js';
+import { GenerationService } from './service/generation-service.js';
 import { PublicLinks } from './service/public-links.js';
 import { s3SettingsFrom } from './storage/object-storage.js';
 
@@ -90,11 +91,19 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const routes = httpRoutes(pipeline, links);
   let platforms: PlatformHandle[] = [];
   if (runsBot) {
+    const service = new GenerationService(pipeline.serviceDeps(), {
+      defaultModel: defaultModel(config),
+      limits: {
+        maxRunningPerUser: config.MAX_ACTIVE_PER_USER,
+        maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
+      },
+      maxInputBytes: config.MAX_INPUT_BYTES,
+    });
     platforms = await startPlatforms({
       config,
-      pipeline,
+      service,
+      redis: pipeline.connection,
       log,
-      defaultModel: defaultModel(config),
       links,
       httpRoutes: routes,
     });

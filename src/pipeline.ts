@@ -10,7 +10,8 @@ import {
   type GenerationWorkerOptions,
   type VideoPreparer,
 } from './queue/generation-worker.js';
-import { WorkerHeartbeat } from './queue/worker-health.js';
+import { backendStatus, WorkerHeartbeat } from './queue/worker-health.js';
+import type { ServiceDeps } from './service/generation-service.js';
 import { BlobStore } from './storage/blobs.js';
 import { InputStore } from './storage/inputs.js';
 import { openObjectStorage, type S3Settings } from './storage/object-storage.js';
@@ -29,8 +30,9 @@ export interface PipelineOptions {
 }
 
 /**
- * The shared pieces every role needs (queue, storage, deliveries, cancel), wired once. The worker
- * is added only where a backend runs.
+ * The wiring: the shared pieces every role needs (queue, storage, deliveries, cancel), built once.
+ * Only entry points (main.ts, the CLI) import this; the service gets its pieces through
+ * `serviceDeps()`, and the worker is added only where a backend runs.
  */
 export class Pipeline {
   readonly connection: Redis;
@@ -102,6 +104,20 @@ export class Pipeline {
     await heartbeat.start();
     this.heartbeats.push(heartbeat);
     return worker;
+  }
+
+  /** What the GenerationService works with. */
+  serviceDeps(): ServiceDeps {
+    return {
+      redis: this.connection,
+      prefix: this.options.prefix,
+      queue: this.queue,
+      inputs: this.inputs,
+      results: this.blobs,
+      cancel: (request) => this.cancel(request),
+      backendStatus: () => backendStatus(this.connection, this.options.prefix),
+      log: this.options.log,
+    };
   }
 
   cancel(request: CancelRequest): Promise<CancelResult> {
