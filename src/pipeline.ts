@@ -13,11 +13,16 @@ import {
 import { WorkerHeartbeat } from './queue/worker-health.js';
 import { BlobStore } from './storage/blobs.js';
 import { InputStore } from './storage/inputs.js';
+import { openObjectStorage, type S3Settings } from './storage/object-storage.js';
 
 export interface PipelineOptions {
   redisUrl: string;
   prefix: string;
   storageTtlSeconds?: number;
+  /** How long an undelivered result stays in Redis (RESULT_TTL_HOURS); default storageTtlSeconds. */
+  resultTtlSeconds?: number;
+  /** A bucket that takes every stored file instead of Redis (STORAGE_URL). */
+  objectStorage?: S3Settings;
   attempts?: number;
   backoffMs?: number;
   log: Logger;
@@ -41,7 +46,22 @@ export class Pipeline {
   constructor(readonly options: PipelineOptions) {
     this.connection = redisConnection(options.redisUrl, `${options.prefix}-main`, options.log);
     const ttl = options.storageTtlSeconds ?? 30 * 24 * 3600;
-    this.blobs = new BlobStore(this.connection, { prefix: options.prefix, ttlSeconds: ttl });
+    const objects =
+      options.objectStorage &&
+      openObjectStorage(options.objectStorage, {
+        sweep: {
+          intervalMs: 3_600_000,
+          minAgeSeconds: ttl,
+          onError: (error) =>
+            options.log.warn({ err: error }, 'could not delete expired files from the bucket'),
+        },
+      });
+    this.blobs = new BlobStore(this.connection, {
+      prefix: options.prefix,
+      ttlSeconds: ttl,
+      resultTtlSeconds: options.resultTtlSeconds,
+      objects,
+    });
     this.inputs = new InputStore(this.blobs);
     this.queue = new GenerationQueue(this.connection, {
       prefix: options.prefix,
@@ -97,6 +117,7 @@ export class Pipeline {
     await this.queue.close();
     await this.deliveries.close();
     await this.cancels.close();
+    await this.blobs.close();
     await Promise.all(
       [...this.extraConnections, this.connection].map((connection) =>
         connection.quit().catch(() => undefined),

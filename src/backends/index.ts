@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { modelForApp } from '../core/models.js';
 import type { ModelId } from '../core/request.js';
 import type { Logger } from '../log.js';
 import type { VideoBackend } from './backend.js';
 import { DurationHistory } from './durations.js';
+import { modelForApp } from './inference-sh/apps.js';
 import { InferenceBackend } from './inference-sh/backend.js';
 
 export interface BackendDeps {

@@ -28,6 +28,8 @@ export interface PreparedVideo {
   durationSeconds?: number;
   width?: number;
   height?: number;
+  /** Stills the preparer wrote (a JPEG poster, the last frame as PNG); kept for STORAGE_TTL_DAYS. */
+  stills?: { poster?: string; lastFrame?: string };
 }
 export type VideoPreparer = (inputPath: string, outputPath: string) => Promise<PreparedVideo>;
 
@@ -201,9 +203,10 @@ export class GenerationWorker {
       }
       if (!output) throw new TransientError('the backend finished without a video');
       await progress.write({ phase: 'encoding', percent: 99, detail: 'preparing the video' }, true);
-      const prepared = await this.storeResult(jobId, output, abort);
+      const { prepared, stillKeys } = await this.storeResult(jobId, output, abort);
       const result: VideoResult = {
         videoKey: `result-${jobId}`,
+        ...stillKeys,
         bytes: prepared.bytes,
         durationSeconds: prepared.durationSeconds,
         width: prepared.width,
@@ -247,7 +250,10 @@ export class GenerationWorker {
     }
   }
 
-  /** Streams the backend's file to disk, prepares it for chat, and stores it in chunks. */
+  /**
+   * Streams the backend's file to disk, prepares it for chat, and stores it: the video until it is
+   * delivered, its poster and last frame (what reruns and extensions need) for STORAGE_TTL_DAYS.
+   */
   private async storeResult(jobId: string, output: BackendOutput, signal: AbortSignal) {
     const dir = await mkdtemp(join(this.opts.tmpDir, 'kinema-'));
     try {
@@ -256,8 +262,21 @@ export class GenerationWorker {
       const download = await this.deps.backend.download(output, signal);
       await pipeline(download.stream, createWriteStream(raw), { signal });
       const prepared = await this.deps.prepareVideo(raw, ready);
-      await this.deps.results.putStream(`result-${jobId}`, createReadStream(ready), 'video/mp4');
-      return prepared;
+      const { results } = this.deps;
+      await results.putStream(`result-${jobId}`, createReadStream(ready), 'video/mp4', {
+        lifetime: 'result',
+      });
+      const stillKeys: Pick<VideoResult, 'posterKey' | 'lastFrameKey'> = {};
+      const { poster, lastFrame } = prepared.stills ?? {};
+      if (poster) {
+        stillKeys.posterKey = `poster-${jobId}`;
+        await results.putStream(stillKeys.posterKey, createReadStream(poster), 'image/jpeg');
+      }
+      if (lastFrame) {
+        stillKeys.lastFrameKey = `last-frame-${jobId}`;
+        await results.putStream(stillKeys.lastFrameKey, createReadStream(lastFrame), 'image/png');
+      }
+      return { prepared, stillKeys };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BackendEvent, BackendProgress } from '../../src/backends/backend.js';
-import { durationKey } from '../../src/backends/inference-sh/backend.js';
+import { durationKey } from '../../src/backends/inference-sh/progress.js';
 import {
   AmbiguousSubmitError,
   CancelledError,

@@ -69,6 +69,14 @@ describe('configuration', () => {
       expect(many).toMatch(expected);
     }
     expect(many).not.toContain('super-secret');
+    const storage = problemsOf({
+      KINEMA_ROLE: 'bot',
+      STORAGE_URL: 'not-a-bucket',
+      STORAGE_ACCESS_KEY_ID: 'AKIA-super-secret-id',
+    });
+    expect(storage).toMatch(/STORAGE_URL must be s3:\/\/bucket\/prefix/);
+    expect(storage).toMatch(/STORAGE_SECRET_ACCESS_KEY is required with the other STORAGE_\*_KEY setting/);
+    expect(storage).not.toContain('super-secret');
     expect(many.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(6);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveShape, MODEL_PROFILES, mapToApp } from '../../src/core/models.js';
+import { mapToApp } from '../../src/backends/inference-sh/apps.js';
+import { effectiveShape, MODEL_PROFILES } from '../../src/core/models.js';
 import {
   defaultSettings,
   finaliseRequest,

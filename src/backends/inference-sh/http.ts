@@ -2,10 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Dispatcher, request } from 'undici';
 import { AmbiguousSubmitError, TransientError } from '../../core/errors.js';
 import { type Logger, redactText } from '../../log.js';
+import { InferenceApiError, parseErrorBody, parseSuccessBody } from './envelope.js';
+import { classifyNetworkError, NetworkError } from './network-error.js';
 
 /**
  * The transport half of the inference.sh client (shared/specs/inference-sh-api.md §1, §4, §12-§13):
- * authenticated JSON calls, the defensive envelope and error parsing, and the retry rules. No SDK.
+ * authenticated JSON calls and the retry rules, with answers read by envelope.ts. No SDK.
  */
 
 export interface InferenceTimeouts {
@@ -26,177 +28,6 @@ export interface RetryPolicy {
   maxMs: number;
   /** A server asking for a longer wait than this is not waited for: the job is retried later instead. */
   maxWaitMs: number;
-}
-
-/** One entry of a 412 answer (§4): a missing secret, integration or scope. */
-export interface Requirement {
-  type?: string;
-  key?: string;
-  message?: string;
-  action?: unknown;
-}
-
-/** `messages[]` of the current envelope: informational. */
-export interface ServiceMessage {
-  level?: string;
-  code?: string;
-  message?: string;
-}
-
-/** A non-2xx answer, parsed by the rule of §4. Callers turn it into one of src/core/errors.ts. */
-export class InferenceApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly detail: string,
-    readonly requirements: Requirement[] = [],
-    readonly retryAfterMs?: number,
-  ) {
-    super(`inference.sh answered HTTP ${status} (${code}): ${detail}`);
-    this.name = 'InferenceApiError';
-  }
-}
-
-/** A transport failure: no HTTP answer at all. */
-export class NetworkError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    /** True only when the request certainly never reached the server (DNS, refused, connect/TLS failure). */
-    readonly neverSent: boolean,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'NetworkError';
-  }
-}
-
-/** Error codes after which the request certainly never reached the server (§13). */
-const NEVER_SENT = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EAI_NONAME',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-]);
-
-function errorCodes(error: unknown, depth = 0): string[] {
-  if (!error || typeof error !== 'object' || depth > 4) return [];
-  const e = error as { code?: unknown; cause?: unknown; errors?: unknown };
-  const codes = typeof e.code === 'string' ? [e.code] : [];
-  codes.push(...errorCodes(e.cause, depth + 1));
-  if (Array.isArray(e.errors)) for (const inner of e.errors) codes.push(...errorCodes(inner, depth + 1));
-  return codes;
-}
-
-/** Classifies a thrown transport error; `timedOut` marks our own whole-call timeout. */
-export function classifyNetworkError(error: unknown, timedOut: boolean): NetworkError {
-  if (timedOut) return new NetworkError('the request timed out', 'TIMEOUT', false, { cause: error });
-  const codes = errorCodes(error);
-  const code = codes[0] ?? 'UNKNOWN';
-  const neverSent =
-    codes.length > 0 && codes.every((c) => NEVER_SENT.has(c) || c.startsWith('ERR_SSL_') || c === 'EPROTO');
-  const message = error instanceof Error ? error.message : String(error);
-  return new NetworkError(`${message || code} (${code})`, code, neverSent, { cause: error });
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** The payload of a 2xx body (§4 rule 1): `body.data` when the body is an object with `data`, else the body. */
-export function unwrapEnvelope(body: unknown): unknown {
-  if (isObject(body) && 'data' in body) return body.data;
-  return body;
-}
-
-/** Milliseconds the server asks us to wait: `Retry-After` first, then `X-RateLimit-Reset` (§13). */
-export function serverWaitMs(headers: Record<string, string | string[] | undefined>, now = Date.now()) {
-  const header = (name: string) => {
-    const value = headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const retryAfter = header('retry-after')?.trim();
-  if (retryAfter) {
-    if (/^\d+(\.\d+)?$/.test(retryAfter)) return Math.max(0, Number(retryAfter) * 1000);
-    const date = Date.parse(retryAfter);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  const reset = header('x-ratelimit-reset')?.trim();
-  if (reset && /^\d+(\.\d+)?$/.test(reset)) {
-    const value = Number(reset);
-    // The documented example looks like a Unix time; accept ms and s epochs and plain deltas.
-    if (value > 1e12) return Math.max(0, value - now);
-    if (value > 1e9) return Math.max(0, value * 1000 - now);
-    return value * 1000;
-  }
-  if (reset) {
-    const date = Date.parse(reset);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  return undefined;
-}
-
-/** Parses any non-2xx body by §4 rule 2. */
-export function parseErrorBody(
-  status: number,
-  text: string,
-  headers: Record<string, string | string[] | undefined> = {},
-): InferenceApiError {
-  let body: unknown;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    body = undefined;
-  }
-  const obj = isObject(body) ? body : {};
-  const nested = isObject(obj.error) ? obj.error : {};
-  const pick = (...values: unknown[]) =>
-    values.find((v): v is string => typeof v === 'string' && v.trim() !== '');
-  const message =
-    pick(
-      obj.detail,
-      obj.title,
-      obj.message,
-      nested.message,
-      typeof obj.error === 'string' ? obj.error : '',
-    ) ??
-    (text.trim().slice(0, 500) || `HTTP ${status}`);
-  const typeCode =
-    typeof obj.type === 'string' && obj.type.includes('/')
-      ? obj.type.split('/').filter(Boolean).pop()
-      : undefined;
-  const code = typeCode ?? pick(nested.code, obj.code) ?? String(status);
-  const requirements = Array.isArray(obj.errors) ? (obj.errors.filter(isObject) as Requirement[]) : [];
-  return new InferenceApiError(status, code, message, requirements, serverWaitMs(headers));
-}
-
-/** Parses a 2xx body; a v1 body saying `success: false` is an error whatever the HTTP status. */
-export function parseSuccessBody(
-  status: number,
-  text: string,
-): { payload: unknown; messages: ServiceMessage[] } {
-  if (status === 204 || text.trim() === '') return { payload: undefined, messages: [] };
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new InferenceApiError(status, 'invalid_json', `unreadable answer: ${text.slice(0, 200)}`);
-  }
-  if (isObject(body) && body.success === false) {
-    const code = typeof body.status === 'number' && body.status >= 400 ? body.status : 500;
-    throw parseErrorBody(code, text);
-  }
-  const messages = isObject(body) && Array.isArray(body.messages) ? (body.messages as ServiceMessage[]) : [];
-  return { payload: unwrapEnvelope(body), messages };
 }
 
 export type CallMode =

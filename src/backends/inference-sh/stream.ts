@@ -2,7 +2,9 @@ import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPermanent, TransientError } from '../../core/errors.js';
 import type { Logger } from '../../log.js';
-import { classifyNetworkError, InferenceApiError, type InferenceHttp } from './http.js';
+import { InferenceApiError } from './envelope.js';
+import type { InferenceHttp } from './http.js';
+import { classifyNetworkError } from './network-error.js';
 import { errorText, hasOutput, isTerminal, type StatusName, StatusReader, type Task } from './task.js';
 
 /**
