@@ -46,8 +46,7 @@ export class Pipeline {
   private extraConnections: Redis[] = [];
 
   constructor(readonly options: PipelineOptions) {
-    this.connection = redisConnection(options.redisUrl, `${options.prefix}-main`);
-    this.connection.on('error', (error) => options.log.warn({ err: error }, 'redis connection problem'));
+    this.connection = redisConnection(options.redisUrl, `${options.prefix}-main`, options.log);
     const ttl = options.storageTtlSeconds ?? 30 * 24 * 3600;
     const objects =
       options.objectStorage &&
@@ -81,7 +80,11 @@ export class Pipeline {
     prepareVideo: VideoPreparer,
     options: Omit<GenerationWorkerOptions, 'prefix'> = {},
   ): Promise<GenerationWorker> {
-    const connection = redisConnection(this.options.redisUrl, `${this.options.prefix}-worker`);
+    const connection = redisConnection(
+      this.options.redisUrl,
+      `${this.options.prefix}-worker`,
+      this.options.log,
+    );
     this.extraConnections.push(connection);
     const worker = new GenerationWorker(
       {
