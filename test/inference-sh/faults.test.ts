@@ -52,7 +52,7 @@ describe('response shapes (§4, §5, §10.3)', () => {
     { numbering: 'old', envelope: 'bare', outputShape: 'object' },
     { statusForm: 'string', envelope: 'v1' },
   ])('completes with %o', async (faults) => {
-    const h = await start({ fake: { faults } });
+    const h = await start({ fake: { faults, retiredAppsRun: true } });
     for (const model of ['wan2.1', 'wan2.2-lightning'] as const) {
       const r = await runToVideo(h, { model });
       expect(r.bytes.equals(h.fake.video)).toBe(true);
