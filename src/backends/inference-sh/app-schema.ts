@@ -11,7 +11,7 @@ import type { AppAvailability } from './app-availability.js';
 import { appMapping, appName, appPath, appRefFor, INFERENCE_APPS, modelForApp } from './apps.js';
 import { InferenceApiError } from './envelope.js';
 import type { ErrorTranslator } from './errors.js';
-import type { InferenceHttp } from './http.js';
+import type { CallMode, InferenceHttp } from './http.js';
 
 /**
  * The app's published input schema against Kinema's mapping (shared/specs/wan-apps.md, rule 3):
@@ -27,6 +27,8 @@ export interface AppCheckContext {
   /** INFERENCE_APP, possibly pinned as `@version`. */
   configuredApp: string;
   log: Logger;
+  /** `once` where a caller must not wait out retries (the health check); default `idempotent`. */
+  mode?: Extract<CallMode, 'once' | 'idempotent'>;
 }
 
 /** Fetches the app of a model (default: the configured app's) and returns one message per mismatch. */
@@ -43,7 +45,7 @@ export async function checkApp(
   const app = appRefFor(profile, context.configuredApp);
   try {
     const found = await context.http.json<unknown>('GET', appPath(app), {
-      mode: 'idempotent',
+      mode: context.mode ?? 'idempotent',
       log: context.log,
     });
     await context.availability?.present(profile.id);

@@ -11,7 +11,7 @@ import type {
   VideoStream,
 } from '../backend.js';
 import { AppAvailability } from './app-availability.js';
-import { checkApp } from './app-schema.js';
+import { type AppCheckContext, checkApp } from './app-schema.js';
 import { appName, appPath, describeIgnored, modelForApp } from './apps.js';
 import { TaskCanceller } from './cancel.js';
 import { ResultDownloader } from './download.js';
@@ -137,16 +137,18 @@ export class InferenceBackend implements VideoBackend {
    * in one line; empty means they agree. An app that is gone is reported to the availability sink.
    */
   checkApp(model?: ModelId): Promise<string[]> {
-    return checkApp(
-      {
-        http: this.http,
-        errors: this.errors,
-        configuredApp: this.app,
-        log: this.log,
-        availability: this.availability,
-      },
-      model,
-    );
+    return checkApp(this.appCheckContext('idempotent'), model);
+  }
+
+  private appCheckContext(mode: AppCheckContext['mode']): AppCheckContext {
+    return {
+      http: this.http,
+      errors: this.errors,
+      configuredApp: this.app,
+      log: this.log,
+      availability: this.availability,
+      mode,
+    };
   }
 
   /** The start-up check of every model's app, so a retired one is refused before anyone asks for it. */
@@ -163,8 +165,9 @@ export class InferenceBackend implements VideoBackend {
    */
   async health(): Promise<{ ok: boolean; message?: string }> {
     const profile = modelForApp(this.app);
+    // One try each: a heartbeat must not wait out retries.
     for (const model of this.availability.dueForRecheck()) {
-      if (model !== profile?.id) await this.checkApp(model).catch(() => undefined);
+      if (model !== profile?.id) await checkApp(this.appCheckContext('once'), model).catch(() => undefined);
     }
     try {
       await this.http.json('GET', appPath(this.app), { mode: 'once', log: this.log });
