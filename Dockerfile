@@ -14,6 +14,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY commands ./commands
+COPY deploy-commands.ts ./
 RUN npm run build
 
 # --- production dependencies only, in a stage of their own so dev tools never reach the image -----

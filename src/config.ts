@@ -134,8 +134,28 @@ export const configSchema = z
     /** A system ffmpeg/ffprobe instead of the builds bundled in node_modules (read by media/binaries.ts). */
     FFMPEG_PATH: optionalString,
     FFPROBE_PATH: optionalString,
-    /** How long stored input images and results are kept, so reruns days later still work. */
+    /** How long stored input images, posters and last frames (and, in a bucket, results) are kept. */
     STORAGE_TTL_DAYS: int(1, 365, 30),
+    /** How long a result video that was never delivered stays in Redis (a delivered one leaves at once). */
+    RESULT_TTL_HOURS: int(1, 24 * 365, 24),
+    /** `s3://bucket/prefix`: keep files in an S3-compatible bucket instead of Redis. */
+    STORAGE_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .trim()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, {
+          error: 'must be s3://bucket/prefix (a lower-case bucket name), or empty to keep files in Redis',
+        })
+        .optional(),
+    ),
+    /** The S3 API endpoint of MinIO, R2, …; AWS S3 when unset. */
+    STORAGE_ENDPOINT: optionalUrl,
+    STORAGE_REGION: z.preprocess(emptyAsUndefined, z.string().trim().default('us-east-1')),
+    STORAGE_ACCESS_KEY_ID: optionalString,
+    STORAGE_SECRET_ACCESS_KEY: optionalString,
+    /** Path-style URLs (endpoint/bucket/key); unset means on whenever STORAGE_ENDPOINT is set. */
+    STORAGE_FORCE_PATH_STYLE: z.preprocess(emptyAsUndefined, flag(false).optional()),
     /** Largest input image accepted, in bytes. */
     MAX_INPUT_BYTES: int(1024, 200 * 1024 * 1024, 25 * 1024 * 1024),
     /** Largest result video fetched from a backend, in bytes. */
@@ -186,6 +206,14 @@ export const configSchema = z
         message: 'is required for the HTTP receiver when SLACK_APP_TOKEN (Socket Mode) is not set',
       });
     }
+    if (Boolean(config.STORAGE_ACCESS_KEY_ID) !== Boolean(config.STORAGE_SECRET_ACCESS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [config.STORAGE_ACCESS_KEY_ID ? 'STORAGE_SECRET_ACCESS_KEY' : 'STORAGE_ACCESS_KEY_ID'],
+        message:
+          'is required with the other STORAGE_*_KEY setting (set both, or neither to use the AWS default credentials)',
+      });
+    }
   });
 
 export type Config = z.infer<typeof configSchema>;
@@ -222,4 +250,5 @@ export const SECRET_SETTINGS = [
   'SLACK_BOT_TOKEN',
   'SLACK_SIGNING_SECRET',
   'SLACK_APP_TOKEN',
+  'STORAGE_SECRET_ACCESS_KEY',
 ] as const;
