@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ModelAvailabilitySink } from '../../src/backends/backend.js';
 import { ConfigurationError } from '../../src/core/errors.js';
 import { MODEL_IDS, type ModelId } from '../../src/core/request.js';
@@ -8,7 +8,7 @@ import {
   UNAVAILABLE_TTL_SECONDS,
   unavailableModels,
 } from '../../src/queue/model-availability.js';
-import { type Harness, startHarness, submitCatching } from '../fakes/inference-sh/harness.js';
+import { type Harness, harnessPerTest, submitCatching } from '../fakes/inference-sh/harness.js';
 
 /**
  * A gone app, from the worker that finds it to the refusal the service gives: the backend reports
@@ -16,15 +16,7 @@ import { type Harness, startHarness, submitCatching } from '../fakes/inference-s
  * the models that still work.
  */
 
-let harness: Harness | undefined;
-async function start(options?: Parameters<typeof startHarness>[0]) {
-  harness = await startHarness(options);
-  return harness;
-}
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
+const start = harnessPerTest();
 
 const WAN22 = ['infsh/wan2-2-i2v-a14b', 'infsh/wan2-2-i2v-5b', 'infsh/lightning-wan-2-2-i2v-a14b'];
 const WAN21_REFUSAL =

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackendEvent, BackendProgress } from '../../src/backends/backend.js';
 import { durationKey } from '../../src/backends/inference-sh/progress.js';
 import {
@@ -14,24 +14,16 @@ import {
   collect,
   followCatching,
   type Harness,
+  harnessPerTest,
   makePng,
   readAll,
   runToVideo,
-  startHarness,
   submit,
   submitCatching,
   until,
 } from '../fakes/inference-sh/harness.js';
 
-let harness: Harness | undefined;
-async function start(options?: Parameters<typeof startHarness>[0]) {
-  harness = await startHarness(options);
-  return harness;
-}
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
+const start = harnessPerTest();
 
 const progressOf = (events: BackendEvent[]): BackendProgress[] =>
   events.flatMap((e) => (e.type === 'progress' ? [e.progress] : []));

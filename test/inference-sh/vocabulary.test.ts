@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultModel } from '../../src/backends/index.js';
 import { parseConfig } from '../../src/config.js';
 import { finaliseRequest, MODEL_IDS, parseSettings, type StoredImage } from '../../src/core/request.js';
-import { type Harness, makePng, runToVideo, startHarness } from '../fakes/inference-sh/harness.js';
+import { type Harness, harnessPerTest, makePng, runToVideo } from '../fakes/inference-sh/harness.js';
 
 /**
  * The request vocabulary is the seed's: setting names of the first app, `infsh/wan2-1-i2v`. It stays
@@ -11,11 +11,7 @@ import { type Harness, makePng, runToVideo, startHarness } from '../fakes/infere
  * with a note (wan-apps.md §6).
  */
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
+const start = harnessPerTest();
 
 /** Every setting, as a person types it (strings, as from a modal or the CLI), in the seed's names. */
 const TYPED: Record<string, string> = {
@@ -66,8 +62,7 @@ function typedRequest(h: Harness, end: StoredImage, extra: Record<string, string
 
 describe('the seed’s setting names on every model', () => {
   it('reach the default model, wan2.2-a14b, as its own fields, the rest dropped with a note', async () => {
-    harness = await startHarness();
-    const h = harness;
+    const h = await start();
     const request = typedRequest(h, await withEndFrame(h));
     expect(request.model).toBe('wan2.2-a14b');
     const r = await runToVideo(h, request);
@@ -116,8 +111,7 @@ describe('the seed’s setting names on every model', () => {
   it.each(MODEL_IDS)(
     'reach %s: every setting is sent under a field the app lists, or noted',
     async (model) => {
-      harness = await startHarness({ fake: { retiredAppsRun: true } });
-      const h = harness;
+      const h = await start({ fake: { retiredAppsRun: true } });
       const request = typedRequest(h, await withEndFrame(h), { model });
       const r = await runToVideo(h, request);
       const [run] = h.fake.runRequests();
