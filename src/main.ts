@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { checkFfmpeg, prepareForDelivery } from './media/video.js';
 import { Pipeline } from './pipeline.js';
 import { type PlatformHandle, startPlatforms } from './platforms/index.js';
+import { ModelAvailabilityRecord } from './queue/model-availability.js';
 import { GenerationService } from './service/generation-service.js';
 import { PublicLinks } from './service/public-links.js';
 import { s3SettingsFrom } from './storage/object-storage.js';
@@ -61,7 +62,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   await checkFfmpeg();
   const runsWorker = config.KINEMA_ROLE !== 'bot';
   const runsBot = config.KINEMA_ROLE !== 'worker';
-  const backend = runsWorker ? await createBackend(config, { redis: pipeline.connection, log }) : undefined;
+  const availability = new ModelAvailabilityRecord(pipeline.connection, config.KINEMA_PREFIX, log);
+  const backend = runsWorker
+    ? await createBackend(config, { redis: pipeline.connection, log, availability })
+    : undefined;
   if (backend) {
     await pipeline.startWorker(backend, prepareForDelivery, {
       concurrency: config.WORKER_CONCURRENCY,
@@ -69,16 +73,13 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       shutdownGraceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
     });
     log.info({ backend: backend.name, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
-    const check = (backend as { checkApp?: () => Promise<string[]> }).checkApp;
-    if (check) {
-      // The hosted app may have changed or been retired (wan-apps.md §0): say so before jobs fail.
-      check
-        .call(backend)
-        .then((problems) => {
-          for (const problem of problems) log.warn({ app: config.INFERENCE_APP }, problem);
-        })
-        .catch((error) => log.warn({ err: error }, 'could not check the inference.sh app'));
-    }
+    // A hosted app may have changed or been retired (wan-apps.md §0): say so before jobs fail.
+    backend
+      .startupCheck?.()
+      .then((problems) => {
+        for (const problem of problems) log.warn({ backend: backend.name }, problem);
+      })
+      .catch((error) => log.warn({ err: error }, 'could not run the backend start-up check'));
   }
   const ttl = config.STORAGE_TTL_DAYS * 86_400;
   const links = new PublicLinks(

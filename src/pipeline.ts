@@ -10,6 +10,7 @@ import {
   type GenerationWorkerOptions,
   type VideoPreparer,
 } from './queue/generation-worker.js';
+import { unavailableModels } from './queue/model-availability.js';
 import { backendStatus, WorkerHeartbeat } from './queue/worker-health.js';
 import type { ServiceDeps } from './service/generation-service.js';
 import { BlobStore } from './storage/blobs.js';
@@ -119,6 +120,7 @@ export class Pipeline {
       results: this.blobs,
       cancel: (request) => this.cancel(request),
       backendStatus: () => backendStatus(this.connection, this.options.prefix),
+      unavailableModels: () => unavailableModels(this.connection, this.options.prefix),
       log: this.options.log,
     };
   }

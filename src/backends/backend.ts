@@ -80,6 +80,11 @@ export interface VideoBackend {
   cancel(ref: RemoteTaskRef, log: Logger): Promise<void>;
   /** Opens the finished video as a stream, bounded in size and time. */
   download(output: BackendOutput, signal: AbortSignal): Promise<VideoStream>;
+  /**
+   * A start-up check of what the backend depends on (a hosted app's schema, a server's nodes and
+   * weights); one line per problem, for the log. Models found gone go to the availability sink.
+   */
+  startupCheck?(): Promise<string[]>;
   /** Whether the backend can take work right now; a short reason when not. */
   health?(): Promise<{ ok: boolean; message?: string }>;
   close?(): Promise<void>;

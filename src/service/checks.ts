@@ -1,4 +1,6 @@
 import type { Requester } from '../core/job.js';
+import { MODEL_IDS, type ModelId } from '../core/request.js';
+import { modelRefusal, type UnavailableModel } from '../queue/model-availability.js';
 import type { BackendStatus } from '../queue/worker-health.js';
 import type { Refusal } from './refusals.js';
 import type { UserLoad } from './user-jobs.js';
@@ -49,10 +51,15 @@ export type Verdict = { ok: true; notice?: string } | { ok: false; refusal: Refu
 export const pass = (notice?: string): Verdict => (notice ? { ok: true, notice } : { ok: true });
 export const refuse = (refusal: Refusal): Verdict => ({ ok: false, refusal });
 
+/** What is asked for, as far as the checks need it; absent when asking before a request exists. */
+export interface Ask {
+  model: ModelId;
+}
+
 export interface Check {
   name: string;
   stage: Stage;
-  run(origin: Origin): Verdict | Promise<Verdict>;
+  run(origin: Origin, ask?: Ask): Verdict | Promise<Verdict>;
 }
 
 /** Who and where, in the order people are told: the allowlists, then what the bot may do there. */
@@ -80,6 +87,8 @@ export interface CheckSources {
   load(requester: Requester): Promise<UserLoad>;
   limits: { maxRunningPerUser: number; maxWaitingPerUser: number };
   backendStatus(): Promise<BackendStatus>;
+  /** Models workers found gone (model-availability.ts). */
+  unavailableModels(): Promise<ReadonlyMap<ModelId, UnavailableModel>>;
 }
 
 /** Every rule a request must pass; a new rule is one more entry here. */
@@ -121,6 +130,16 @@ export function standardChecks(sources: CheckSources): Check[] {
           : pass();
       },
     },
+    {
+      // A retired app answers 404 to every run: refuse at once instead of queueing a job that fails.
+      name: 'model available',
+      stage: 'service',
+      run: async (_origin, ask) => {
+        if (!ask) return pass();
+        const text = modelRefusal(ask.model, await sources.unavailableModels(), MODEL_IDS);
+        return text ? refuse({ reason: 'model-unavailable', text }) : pass();
+      },
+    },
   ];
 }
 
@@ -129,11 +148,12 @@ export async function evaluate(
   checks: readonly Check[],
   origin: Origin,
   stages: readonly Stage[],
+  ask?: Ask,
 ): Promise<{ refusal?: Refusal; notices: string[] }> {
   const notices: string[] = [];
   for (const stage of stages) {
     for (const check of checks.filter((candidate) => candidate.stage === stage)) {
-      const verdict = await check.run(origin);
+      const verdict = await check.run(origin, ask);
       if (!verdict.ok) return { refusal: verdict.refusal, notices };
       if (verdict.notice) notices.push(verdict.notice);
     }

@@ -14,11 +14,12 @@ import type { Logger } from '../log.js';
 import type { CancelRequest, CancelResult } from '../queue/cancel.js';
 import { deliveryQueueName } from '../queue/connection.js';
 import type { GenerationQueue } from '../queue/generation-queue.js';
+import type { UnavailableModel } from '../queue/model-availability.js';
 import type { JobRecord } from '../queue/records.js';
 import type { BackendStatus } from '../queue/worker-health.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { InputStore } from '../storage/inputs.js';
-import { type Check, evaluate, type Origin, STAGES, type Stage, standardChecks } from './checks.js';
+import { type Ask, type Check, evaluate, type Origin, STAGES, type Stage, standardChecks } from './checks.js';
 import { type ImageSource, InputImages } from './input-images.js';
 import { type FeedOptions, PlatformFeed, type StatusSink } from './platform-feed.js';
 import { type Refusal, RefusedError } from './refusals.js';
@@ -33,6 +34,8 @@ export interface ServiceDeps {
   results: BlobStore;
   cancel(request: CancelRequest): Promise<CancelResult>;
   backendStatus(): Promise<BackendStatus>;
+  /** Models workers found gone; refused at once. */
+  unavailableModels(): Promise<ReadonlyMap<ModelId, UnavailableModel>>;
   log: Logger;
 }
 
@@ -110,6 +113,7 @@ export class GenerationService {
         load: (requester) => this.userJobs.load(this.scope(requester)),
         limits: settings.limits,
         backendStatus: () => deps.backendStatus(),
+        unavailableModels: () => deps.unavailableModels(),
       }),
       ...(settings.extraChecks ?? []),
     ];
@@ -128,8 +132,8 @@ export class GenerationService {
   }
 
   /** Throws the refusal of the stages, or returns their notices. */
-  private async admit(origin: Origin, stages: readonly Stage[]): Promise<string[]> {
-    const { refusal, notices } = await evaluate(this.checks, origin, stages);
+  private async admit(origin: Origin, stages: readonly Stage[], ask?: Ask): Promise<string[]> {
+    const { refusal, notices } = await evaluate(this.checks, origin, stages, ask);
     if (refusal) throw new RefusedError(refusal);
     return notices;
   }
@@ -165,7 +169,8 @@ export class GenerationService {
     const existing = await this.existing(input.jobId);
     if (existing) return existing;
     return this.underUserLock(input.origin.requester, async () => {
-      const notices = await this.admit(input.origin, ['capacity', 'service']);
+      const model = input.settings.model ?? this.settings.defaultModel;
+      const notices = await this.admit(input.origin, ['capacity', 'service'], { model });
       const input_image = await this.images.store(input.images.input_image, 'image');
       const end_frame = input.images.end_frame
         ? await this.images.store(input.images.end_frame, 'end frame')
@@ -227,7 +232,9 @@ export class GenerationService {
     }
     try {
       return await this.underUserLock(input.origin.requester, async () => {
-        const notices = await this.admit(input.origin, ['capacity', 'service']);
+        const notices = await this.admit(input.origin, ['capacity', 'service'], {
+          model: parent.request.model,
+        });
         const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
         return this.enqueue(
           input.jobId,

@@ -19,6 +19,8 @@ export type Refusal =
   | { reason: 'over-cap'; running: number; waiting: number; maxRunning: number; maxWaiting: number }
   /** Every worker says its backend is down: a job would only wait. */
   | { reason: 'backend-down'; problems: readonly string[] }
+  /** Workers found the model's service gone (a retired app); `text` names the models that work. */
+  | { reason: 'model-unavailable'; text: string }
   /** Only the requester or a moderator may cancel a job. */
   | { reason: 'not-owner' };
 
@@ -45,6 +47,8 @@ export function refusalText(refusal: Refusal): string {
       );
     case 'backend-down':
       return `The video backend is down right now (${refusal.problems.join('; ') || 'no details'}); nothing was queued, please try again later`;
+    case 'model-unavailable':
+      return `${refusal.text}. Nothing was queued.`;
     case 'not-owner':
       return 'Only the person who asked for this video (or a moderator) can cancel it';
   }

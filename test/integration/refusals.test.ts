@@ -3,6 +3,7 @@ import { createLogger } from '../../src/log.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { explain as discordExplain } from '../../src/platforms/discord/refusals.js';
 import { explain as slackExplain } from '../../src/platforms/slack/refusals.js';
+import { ModelAvailabilityRecord } from '../../src/queue/model-availability.js';
 import type { BackendStatus } from '../../src/queue/worker-health.js';
 import { type AccessRules, type Check, type Origin, refuse } from '../../src/service/checks.js';
 import { GenerationService, type ServiceSettings } from '../../src/service/generation-service.js';
@@ -130,6 +131,38 @@ describe('refusals', () => {
     expect(cancel.slack).toBe(
       'Only the person who asked for this video (or a workspace admin) can cancel it.',
     );
+  });
+
+  it('refuses a model a worker found gone, before storing anything, naming the models that work; reruns too', async () => {
+    const service = serviceWith();
+    await submitTo(service, 'gone-parent', 'u-gone-parent');
+    const record = new ModelAvailabilityRecord(redis, prefix);
+    await record.unavailable('wan2.1', { service: 'inference.sh', reason: 'the app was retired' });
+    const saved = vi.spyOn(pipeline.inputs, 'save');
+    const words = await wordsOf(submitTo(service, 'gone-1', 'u-gone'));
+    expect(words.discord).toBe(
+      'Wan 2.1 is not available on inference.sh any more (the app was retired); use wan2.2-a14b, wan2.2-5b or wan2.2-lightning. Nothing was queued.',
+    );
+    expect(words.slack).toBe(words.discord);
+    expect(saved).not.toHaveBeenCalled();
+    expect(await pipeline.queue.queue.getJob('gone-1')).toBeUndefined();
+    await expect(
+      service.rerun('gone-parent', {
+        jobId: 'gone-2',
+        origin: origin('u-gone-2'),
+        reportTo: { platform: 'test' },
+      }),
+    ).rejects.toThrow(/not available on inference.sh/);
+    const other = await service.submit({
+      jobId: 'gone-3',
+      settings: { prompt: 'p', model: 'wan2.2-a14b' },
+      images: { input_image: { bytes: png } },
+      origin: origin('u-gone-3'),
+      reportTo: { platform: 'test' },
+    });
+    expect(other.duplicate).toBe(false);
+    await record.available('wan2.1');
+    expect((await submitTo(service, 'gone-4', 'u-gone-4')).duplicate).toBe(false);
   });
 
   it('applies a rule added once to every request, whichever platform it came from', async () => {

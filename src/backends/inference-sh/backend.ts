@@ -152,6 +152,10 @@ export class InferenceBackend implements VideoBackend {
   }
 
   /** The start-up check of every model's app, so a retired one is refused before anyone asks for it. */
+  startupCheck(): Promise<string[]> {
+    return this.checkApps();
+  }
+
   async checkApps(): Promise<string[]> {
     // An INFERENCE_APP that is none of Kinema's apps is worth saying first.
     const foreign = modelForApp(this.app) ? [] : await this.checkApp();
