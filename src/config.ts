@@ -76,8 +76,10 @@ export const configSchema = z
       emptyAsUndefined,
       z
         .string()
-        .regex(/^[\w-]+\/[\w.-]+(@[\w.-]+)?$/, { error: 'must be namespace/name, e.g. infsh/wan2-1-i2v' })
-        .default('infsh/wan2-1-i2v'),
+        .regex(/^[\w-]+\/[\w.-]+(@[\w.-]+)?$/, {
+          error: 'must be namespace/name, e.g. infsh/wan2-2-i2v-a14b',
+        })
+        .default('infsh/wan2-2-i2v-a14b'),
     ),
     /** Hosts the inference.sh backend may download results from (besides the API host). */
     INFERENCE_OUTPUT_HOSTS: csv,

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RemoteTaskRef } from '../core/job.js';
-import type { GenerationRequest } from '../core/request.js';
+import type { GenerationRequest, ModelId } from '../core/request.js';
 import type { Logger } from '../log.js';
 import type { InputStore } from '../storage/inputs.js';
 
@@ -48,6 +48,24 @@ export interface VideoStream {
   stream: Readable;
   bytes?: number;
   contentType?: string;
+}
+
+/** Why a model cannot run at all, as a backend found out (e.g. its inference.sh app is gone). */
+export interface ModelUnavailability {
+  /** Where it cannot run, as a person knows it: "inference.sh". */
+  service: string;
+  /** Short, to follow "not available … any more": "the app was retired". */
+  reason: string;
+}
+
+/**
+ * Told by a backend when a model's service is gone or back (the app answered 404, or answers again),
+ * so new requests for it can be refused at once instead of queueing a job that will fail. Given to
+ * the backend by the process that wires it; the backend never knows where the news goes.
+ */
+export interface ModelAvailabilitySink {
+  unavailable(model: ModelId, why: ModelUnavailability): Promise<void>;
+  available(model: ModelId): Promise<void>;
 }
 
 export interface VideoBackend {

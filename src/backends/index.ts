@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { ModelId } from '../core/request.js';
 import type { Logger } from '../log.js';
-import type { VideoBackend } from './backend.js';
+import type { ModelAvailabilitySink, VideoBackend } from './backend.js';
 import { DurationHistory } from './durations.js';
 import { modelForApp } from './inference-sh/apps.js';
 import { InferenceBackend } from './inference-sh/backend.js';
@@ -10,6 +10,8 @@ import { InferenceBackend } from './inference-sh/backend.js';
 export interface BackendDeps {
   redis: Redis;
   log: Logger;
+  /** Where a backend reports models it finds gone or back (a worker passes the Redis record). */
+  availability?: ModelAvailabilitySink;
 }
 
 /** Builds the configured backend. Only worker processes call this; the bot never talks to a backend. */
@@ -27,11 +29,15 @@ export async function createBackend(config: Config, deps: BackendDeps): Promise<
     outputHosts: config.INFERENCE_OUTPUT_HOSTS,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
     log: deps.log,
+    availability: deps.availability,
   });
 }
 
-/** The model a request gets when the user picks none: the one behind INFERENCE_APP. */
+/**
+ * The model a request gets when the user picks none: the one behind INFERENCE_APP (Wan 2.2 A14B when
+ * that app is none of Kinema's). The ComfyUI graphs run Wan 2.1 only.
+ */
 export function defaultModel(config: Config): ModelId {
   if (config.BACKEND === 'comfyui') return 'wan2.1';
-  return modelForApp(config.INFERENCE_APP)?.id ?? 'wan2.1';
+  return modelForApp(config.INFERENCE_APP)?.id ?? 'wan2.2-a14b';
 }

@@ -83,6 +83,15 @@ describe('compareAppSchema', () => {
     ]);
   });
 
+  it('names every optional field the schema leaves out in one line for the app, not one per field', () => {
+    const schema = lightningSchema({});
+    const properties = schema.input_schema.properties as Record<string, unknown>;
+    for (const field of ['boundary_ratio', 'fps', 'resolution']) delete properties[field];
+    expect(compareAppSchema(profile, schema)).toEqual([
+      'app infsh/lightning-wan-2-2-i2v-a14b has no input fields "resolution", "fps", "boundary_ratio" (the Wan 2.2 Lightning A14B adapter maps size, fps, boundary_ratio to them)',
+    ]);
+  });
+
   it('says when there is no schema to compare, or it cannot be read', () => {
     const message =
       'app infsh/lightning-wan-2-2-i2v-a14b publishes no input schema; cannot check it against the Wan 2.2 Lightning A14B adapter';

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackendEvent, BackendProgress } from '../../src/backends/backend.js';
 import { durationKey } from '../../src/backends/inference-sh/progress.js';
 import {
@@ -14,24 +14,16 @@ import {
   collect,
   followCatching,
   type Harness,
+  harnessPerTest,
   makePng,
   readAll,
   runToVideo,
-  startHarness,
   submit,
   submitCatching,
   until,
 } from '../fakes/inference-sh/harness.js';
 
-let harness: Harness | undefined;
-async function start(options?: Parameters<typeof startHarness>[0]) {
-  harness = await startHarness(options);
-  return harness;
-}
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
+const start = harnessPerTest();
 
 const progressOf = (events: BackendEvent[]): BackendProgress[] =>
   events.flatMap((e) => (e.type === 'progress' ? [e.progress] : []));
@@ -126,7 +118,7 @@ describe('happy path, one per model (wan-apps.md §6)', () => {
   ];
 
   it.each(cases)('$model runs $app with the mapped fields and returns the served mp4', async (c) => {
-    const h = await start();
+    const h = await start({ fake: { retiredAppsRun: true } });
     const request = { model: c.model, ...SETTINGS };
     const r = await runToVideo(h, request);
 
@@ -185,7 +177,7 @@ describe('happy path, one per model (wan-apps.md §6)', () => {
   });
 
   it('uploads an end frame into the app field of each model', async () => {
-    const h = await start();
+    const h = await start({ fake: { retiredAppsRun: true } });
     const other = await makePng('#c0392b');
     const end = await h.inputs.save({
       bytes: other,
@@ -394,7 +386,8 @@ describe('errors a person can act on', () => {
     const h = await start({
       fake: { apps: ['infsh/wan2-2-i2v-a14b', 'infsh/wan2-2-i2v-5b', 'infsh/lightning-wan-2-2-i2v-a14b'] },
     });
-    const { error } = await submitCatching(h.backend, h.job({ model: 'wan2.1' }));
+    const wan21 = h.makeBackend({ app: 'infsh/wan2-1-i2v' });
+    const { error } = await submitCatching(wan21, h.job({ model: 'wan2.1' }));
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toMatch(/^model unavailable: inference.sh has no app infsh\/wan2-1-i2v/);
     expect((error as Error).message).toMatch(/INFERENCE_APP/);
@@ -571,7 +564,7 @@ describe('health', () => {
       .health();
     expect(wrongKey.ok).toBe(false);
     expect(wrongKey.message).toMatch(/INFERENCE_API_KEY/);
-    expect((await h.backend.health()).message).toMatch(
+    expect((await h.makeBackend({ app: 'infsh/wan2-1-i2v' }).health()).message).toMatch(
       /^model unavailable: inference.sh has no app infsh\/wan2-1-i2v/,
     );
   });
@@ -579,11 +572,12 @@ describe('health', () => {
 
 describe('checkApp', () => {
   it('finds no mismatch between the adapters and the four published schemas', async () => {
-    const h = await start();
+    const h = await start({ fake: { retiredAppsRun: true } });
     for (const model of ['wan2.1', 'wan2.2-a14b', 'wan2.2-5b', 'wan2.2-lightning'] as const) {
       expect(await h.backend.checkApp(model)).toEqual([]);
     }
     expect(await h.backend.checkApp()).toEqual([]);
+    expect(await h.backend.checkApps()).toEqual([]);
   });
 
   it('reports a required field the adapter cannot fill, and a missing app', async () => {

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BackendEvent } from '../../src/backends/backend.js';
 import { InferenceHttp } from '../../src/backends/inference-sh/http.js';
 import {
@@ -14,24 +14,16 @@ import {
 import {
   followCatching,
   type Harness,
+  harnessPerTest,
   readAll,
   runToVideo,
-  startHarness,
   submit,
   submitCatching,
   until,
 } from '../fakes/inference-sh/harness.js';
 import type { FakeFaults } from '../fakes/inference-sh/server.js';
 
-let harness: Harness | undefined;
-async function start(options?: Parameters<typeof startHarness>[0]) {
-  harness = await startHarness(options);
-  return harness;
-}
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
+const start = harnessPerTest();
 
 const count = (h: Harness, suffix: string) => h.fake.requests().filter((r) => r.path.endsWith(suffix)).length;
 
@@ -52,7 +44,7 @@ describe('response shapes (§4, §5, §10.3)', () => {
     { numbering: 'old', envelope: 'bare', outputShape: 'object' },
     { statusForm: 'string', envelope: 'v1' },
   ])('completes with %o', async (faults) => {
-    const h = await start({ fake: { faults } });
+    const h = await start({ fake: { faults, retiredAppsRun: true } });
     for (const model of ['wan2.1', 'wan2.2-lightning'] as const) {
       const r = await runToVideo(h, { model });
       expect(r.bytes.equals(h.fake.video)).toBe(true);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { defaultModel } from '../../src/backends/index.js';
 import { ConfigError, parseConfig } from '../../src/config.js';
 
 const problemsOf = (env: Record<string, string>) => {
@@ -20,10 +21,19 @@ describe('configuration', () => {
       KINEMA_ROLE: 'all',
       BACKEND: 'inference',
       INFERENCE_API_URL: 'https://api.inference.sh',
-      INFERENCE_APP: 'infsh/wan2-1-i2v',
+      INFERENCE_APP: 'infsh/wan2-2-i2v-a14b',
       HTTP_PORT: 3000,
       LOG_LEVEL: 'info',
     });
+  });
+
+  it('gives requests without a model the current Wan 2.2 A14B, or the model of INFERENCE_APP', () => {
+    const key = { INFERENCE_API_KEY: 'inf_test_key_123' };
+    expect(defaultModel(parseConfig(key))).toBe('wan2.2-a14b');
+    expect(defaultModel(parseConfig({ ...key, INFERENCE_APP: 'infsh/wan2-1-i2v' }))).toBe('wan2.1');
+    expect(defaultModel(parseConfig({ ...key, INFERENCE_APP: 'infsh/wan2-2-i2v-5b@v_3' }))).toBe('wan2.2-5b');
+    expect(defaultModel(parseConfig({ ...key, INFERENCE_APP: 'someone/wan-fork' }))).toBe('wan2.2-a14b');
+    expect(defaultModel(parseConfig({ BACKEND: 'comfyui', COMFYUI_URL: 'http://gpu:8188' }))).toBe('wan2.1');
   });
 
   it('names every offending variable in one message, without printing secret values', () => {

@@ -26,7 +26,7 @@ const errorsOf = (raw: Record<string, unknown>) => {
 };
 
 describe('the generation request schema', () => {
-  it('accepts every default of the default app (infsh/wan2-1-i2v)', () => {
+  it('accepts every default of the app whose names it uses (infsh/wan2-1-i2v)', () => {
     const defaults = defaultSettings();
     expect(defaults).toMatchObject({
       size: '832x480',

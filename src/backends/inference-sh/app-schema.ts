@@ -7,10 +7,11 @@ import {
   type SettingName,
 } from '../../core/request.js';
 import type { Logger } from '../../log.js';
-import { appMapping, appPath, appRefFor, INFERENCE_APPS, modelForApp } from './apps.js';
+import type { AppAvailability } from './app-availability.js';
+import { appMapping, appName, appPath, appRefFor, INFERENCE_APPS, modelForApp } from './apps.js';
 import { InferenceApiError } from './envelope.js';
 import type { ErrorTranslator } from './errors.js';
-import type { InferenceHttp } from './http.js';
+import type { CallMode, InferenceHttp } from './http.js';
 
 /**
  * The app's published input schema against Kinema's mapping (shared/specs/wan-apps.md, rule 3):
@@ -21,9 +22,13 @@ import type { InferenceHttp } from './http.js';
 export interface AppCheckContext {
   http: Pick<InferenceHttp, 'json'>;
   errors: ErrorTranslator;
+  /** Told whether the app is there, so a gone model is refused before it is queued. */
+  availability?: AppAvailability;
   /** INFERENCE_APP, possibly pinned as `@version`. */
   configuredApp: string;
   log: Logger;
+  /** `once` where a caller must not wait out retries (the health check); default `idempotent`. */
+  mode?: Extract<CallMode, 'once' | 'idempotent'>;
 }
 
 /** Fetches the app of a model (default: the configured app's) and returns one message per mismatch. */
@@ -40,12 +45,15 @@ export async function checkApp(
   const app = appRefFor(profile, context.configuredApp);
   try {
     const found = await context.http.json<unknown>('GET', appPath(app), {
-      mode: 'idempotent',
+      mode: context.mode ?? 'idempotent',
       log: context.log,
     });
+    await context.availability?.present(profile.id);
     return compareAppSchema(profile, found, app);
   } catch (error) {
     if (error instanceof InferenceApiError && error.status === 404) {
+      // The record is fetched without the pinned version: a 404 means the app itself is gone.
+      await context.availability?.gone(profile.id, appName(app));
       return [context.errors.unavailable(app, profile).message];
     }
     throw context.errors.translate(error);
@@ -132,6 +140,8 @@ export function compareAppSchema(
     },
   };
   const seen = new Set<string>();
+  /** Optional fields the adapter may send that the schema does not list, with the settings behind them. */
+  const unlisted = new Map<string, Set<string>>();
   for (const info of FIELD_INFO) {
     const mapping = appMapping(profile, info.name as SettingName);
     if (!mapping || info.name === 'prompt') continue;
@@ -141,9 +151,7 @@ export function compareAppSchema(
       const mapped = mapping({ ...probe, [info.name]: value } as GenerationRequest);
       for (const [field, sent] of Object.entries(mapped)) {
         if (known.length > 0 && !known.includes(field)) {
-          const message = `app ${appRef} has no input field "${field}" (the ${profile.label} adapter maps ${info.name} to it)`;
-          if (!seen.has(message)) problems.push(message);
-          seen.add(message);
+          unlisted.set(field, (unlisted.get(field) ?? new Set()).add(info.name));
           continue;
         }
         const allowed = enumOf(properties[field]);
@@ -155,5 +163,19 @@ export function compareAppSchema(
       }
     }
   }
+  if (unlisted.size > 0) problems.push(unlistedFieldsLine(appRef, profile, unlisted));
   return problems;
+}
+
+/** One line per app, however many optional fields its schema leaves out: a log line per field is noise. */
+function unlistedFieldsLine(
+  appRef: string,
+  profile: ModelProfile,
+  unlisted: Map<string, Set<string>>,
+): string {
+  const fields = [...unlisted.keys()].map((field) => `"${field}"`).join(', ');
+  const settings = [...new Set([...unlisted.values()].flatMap((names) => [...names]))].join(', ');
+  return unlisted.size === 1
+    ? `app ${appRef} has no input field ${fields} (the ${profile.label} adapter maps ${settings} to it)`
+    : `app ${appRef} has no input fields ${fields} (the ${profile.label} adapter maps ${settings} to them)`;
 }

@@ -1,6 +1,6 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { RemoteTaskRef } from '../../core/job.js';
-import type { GenerationRequest, ModelId } from '../../core/request.js';
+import { type GenerationRequest, MODEL_IDS, type ModelId } from '../../core/request.js';
 import { createLogger, type Logger } from '../../log.js';
 import type {
   BackendEvent,
@@ -10,8 +10,9 @@ import type {
   VideoBackend,
   VideoStream,
 } from '../backend.js';
-import { checkApp } from './app-schema.js';
-import { appPath, describeIgnored, modelForApp } from './apps.js';
+import { AppAvailability } from './app-availability.js';
+import { type AppCheckContext, checkApp } from './app-schema.js';
+import { appName, appPath, describeIgnored, modelForApp } from './apps.js';
 import { TaskCanceller } from './cancel.js';
 import { ResultDownloader } from './download.js';
 import { InferenceApiError } from './envelope.js';
@@ -43,6 +44,7 @@ export class InferenceBackend implements VideoBackend {
   private readonly follower: TaskFollower;
   private readonly canceller: TaskCanceller;
   private readonly downloader: ResultDownloader;
+  private readonly availability: AppAvailability;
 
   constructor(options: InferenceBackendOptions) {
     const timeouts = { ...INFERENCE_DEFAULTS.timeouts, ...options.timeouts };
@@ -62,6 +64,11 @@ export class InferenceBackend implements VideoBackend {
       userAgent,
     });
     this.errors = new ErrorTranslator((text) => this.http.scrub(text), this.app);
+    this.availability = new AppAvailability(
+      options.availability,
+      this.log,
+      options.appRecheckMs ?? INFERENCE_DEFAULTS.appRecheckMs,
+    );
     const uploader = new InputUploader(this.http);
     this.starter = new TaskStarter({
       backend: this.name,
@@ -69,6 +76,7 @@ export class InferenceBackend implements VideoBackend {
       uploader,
       errors: this.errors,
       configuredApp: this.app,
+      availability: this.availability,
     });
     this.follower = new TaskFollower(
       { http: this.http, durations: options.durations, errors: this.errors },
@@ -124,21 +132,50 @@ export class InferenceBackend implements VideoBackend {
   }
 
   /**
-   * Compares the app's published input schema with the adapter (wan-apps.md, rule 3). Returns one
-   * message per mismatch; empty means they agree.
+   * Compares the published input schema of a model's app (default: INFERENCE_APP's) with the adapter
+   * (wan-apps.md, rule 3). Returns one message per mismatch, the optional fields the schema leaves out
+   * in one line; empty means they agree. An app that is gone is reported to the availability sink.
    */
   checkApp(model?: ModelId): Promise<string[]> {
-    return checkApp({ http: this.http, errors: this.errors, configuredApp: this.app, log: this.log }, model);
+    return checkApp(this.appCheckContext('idempotent'), model);
   }
 
-  /** Reachability, key and app in one cheap call: `GET /apps/{namespace}/{name}` of INFERENCE_APP. */
+  private appCheckContext(mode: AppCheckContext['mode']): AppCheckContext {
+    return {
+      http: this.http,
+      errors: this.errors,
+      configuredApp: this.app,
+      log: this.log,
+      availability: this.availability,
+      mode,
+    };
+  }
+
+  /** The start-up check of every model's app, so a retired one is refused before anyone asks for it. */
+  async checkApps(): Promise<string[]> {
+    // An INFERENCE_APP that is none of Kinema's apps is worth saying first.
+    const foreign = modelForApp(this.app) ? [] : await this.checkApp();
+    const found = await Promise.all(MODEL_IDS.map((model) => this.checkApp(model)));
+    return [...foreign, ...found.flat()];
+  }
+
+  /**
+   * Reachability, key and app in one cheap call: `GET /apps/{namespace}/{name}` of INFERENCE_APP.
+   * Now and then it also looks again at the other apps found gone, so their record stays true.
+   */
   async health(): Promise<{ ok: boolean; message?: string }> {
+    const profile = modelForApp(this.app);
+    // One try each: a heartbeat must not wait out retries.
+    for (const model of this.availability.dueForRecheck()) {
+      if (model !== profile?.id) await checkApp(this.appCheckContext('once'), model).catch(() => undefined);
+    }
     try {
       await this.http.json('GET', appPath(this.app), { mode: 'once', log: this.log });
+      if (profile) await this.availability.present(profile.id);
       return { ok: true };
     } catch (error) {
-      const profile = modelForApp(this.app);
       if (error instanceof InferenceApiError && error.status === 404 && profile) {
+        await this.availability.gone(profile.id, appName(this.app));
         return { ok: false, message: this.errors.unavailable(this.app, profile).message };
       }
       return { ok: false, message: this.errors.translate(error).message };

@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../log.js';
+import type { ModelAvailabilitySink } from '../backend.js';
 import type { DurationHistory } from '../durations.js';
 import type { InferenceTimeouts, RetryPolicy } from './http.js';
 
@@ -10,7 +11,7 @@ export interface InferenceBackendOptions {
   apiUrl?: string;
   /** `INFERENCE_API_KEY`; sent only to the API origin, never to storage or output hosts. */
   apiKey: string;
-  /** `INFERENCE_APP`, `namespace/name` optionally pinned as `@version`. Default `infsh/wan2-1-i2v`. */
+  /** `INFERENCE_APP`, `namespace/name` optionally pinned as `@version`. Default `infsh/wan2-2-i2v-a14b`. */
   app?: string;
   durations: DurationHistory;
   /** Extra hosts (`host`, `host:port`, `*.domain` or a URL) results may be downloaded from. */
@@ -46,11 +47,15 @@ export interface InferenceBackendOptions {
   dispatcher?: Dispatcher;
   /** For calls outside a job (checkApp, close). */
   log?: Logger;
+  /** Told when a model's app is found gone (404) or answering again; see ModelAvailabilitySink. */
+  availability?: ModelAvailabilitySink;
+  /** How often health() looks again at the apps found gone, at most. Default 5 min. */
+  appRecheckMs?: number;
 }
 
 export const INFERENCE_DEFAULTS = {
   apiUrl: 'https://api.inference.sh',
-  app: 'infsh/wan2-1-i2v',
+  app: 'infsh/wan2-2-i2v-a14b',
   maxOutputBytes: 512 * 1024 * 1024,
   timeouts: { connectMs: 10_000, jsonMs: 30_000, streamSilenceMs: 45_000, downloadMs: 180_000 },
   retry: { attempts: 5, baseMs: 1_000, maxMs: 60_000, maxWaitMs: 120_000 },
@@ -63,7 +68,8 @@ export const INFERENCE_DEFAULTS = {
   cancelPollMs: 1_000,
   fallbackDuration: { baseMs: 60_000, perStepMs: 6_000 },
   userAgent: 'kinema-bot (+inference.sh backend)',
+  appRecheckMs: 5 * 60_000,
 } as const satisfies Omit<
   Required<InferenceBackendOptions>,
-  'apiKey' | 'durations' | 'outputHosts' | 'dispatcher' | 'log'
+  'apiKey' | 'durations' | 'outputHosts' | 'dispatcher' | 'log' | 'availability'
 >;

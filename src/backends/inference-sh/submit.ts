@@ -2,7 +2,9 @@ import { AmbiguousSubmitError, isPermanent } from '../../core/errors.js';
 import type { RemoteTaskRef } from '../../core/job.js';
 import { MODEL_PROFILES } from '../../core/models.js';
 import type { BackendJob, SubmitHooks } from '../backend.js';
+import type { AppAvailability } from './app-availability.js';
 import { appRefFor, mapToApp } from './apps.js';
+import { InferenceApiError } from './envelope.js';
 import { abortError, type ErrorTranslator } from './errors.js';
 import type { InferenceHttp } from './http.js';
 import type { Task } from './task.js';
@@ -23,6 +25,8 @@ export interface SubmitContext {
   errors: ErrorTranslator;
   /** INFERENCE_APP, possibly pinned as `@version`. */
   configuredApp: string;
+  /** Told when a run finds the app gone, so the next requests for the model are refused at once. */
+  availability?: AppAvailability;
 }
 
 export class TaskStarter {
@@ -52,12 +56,14 @@ export class TaskStarter {
       await hooks.persist({ backend, state: 'submitting', submittedAt });
       // In run mode the signal only ends the waits between attempts (429 backoff), when nothing is in
       // flight; a request that left is never aborted, since its task id must come back and be stored.
-      const result = await http.json<Task>('POST', '/apps/run', {
-        body: { app, input },
-        mode: 'run',
-        signal,
-        log,
-      });
+      const result = await http
+        .json<Task>('POST', '/apps/run', { body: { app, input }, mode: 'run', signal, log })
+        .catch(async (error: unknown) => {
+          if (error instanceof InferenceApiError && error.status === 404) {
+            await this.context.availability?.gone(profile.id, app);
+          }
+          throw error;
+        });
       const taskId = typeof result?.id === 'string' && result.id ? result.id : undefined;
       if (!taskId) {
         throw new AmbiguousSubmitError(

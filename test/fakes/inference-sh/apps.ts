@@ -49,6 +49,13 @@ const fileOutput = (key: string) => ({
   properties: { [key]: fileObject },
 });
 
+/**
+ * Apps retired upstream (wan-apps.md §0, grid commit 85af325). The spec expects the service to refuse
+ * them with 404 `not_found` ("app infsh/wan2-1-i2v not found", inference-sh-api.md §4), and so does the
+ * fake unless a test asks it to keep running them.
+ */
+export const RETIRED_APPS: readonly string[] = ['infsh/wan2-1-i2v'];
+
 export const FAKE_APPS: Record<string, FakeApp> = {
   'infsh/wan2-1-i2v': {
     namespace: 'infsh',

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import sharp from 'sharp';
+import { afterEach } from 'vitest';
 import type { BackendEvent, BackendJob, BackendProgress } from '../../../src/backends/backend.js';
 import { DurationHistory } from '../../../src/backends/durations.js';
 import {
@@ -49,9 +50,25 @@ export async function makePng(color = '#3a7bd5'): Promise<Buffer> {
     .toBuffer();
 }
 
-export async function startHarness(
-  options: { fake?: FakeInferenceOptions; backend?: Partial<InferenceBackendOptions> } = {},
-): Promise<Harness> {
+export interface HarnessOptions {
+  fake?: FakeInferenceOptions;
+  backend?: Partial<InferenceBackendOptions>;
+}
+
+/** A harness per test, closed after it: `const start = harnessPerTest();` at the top of a file. */
+export function harnessPerTest(): (options?: HarnessOptions) => Promise<Harness> {
+  let current: Harness | undefined;
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return async (options) => {
+    current = await startHarness(options);
+    return current;
+  };
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const redis = testRedis();
   const prefix = uniquePrefix('infsh');
   const inputs = new InputStore(new BlobStore(redis, { prefix, ttlSeconds: 600 }));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { request } from 'undici';
-import { FAKE_APPS, type FakeApp, validateInput } from './apps.js';
+import { FAKE_APPS, type FakeApp, RETIRED_APPS, validateInput } from './apps.js';
 
 /**
  * A loopback inference.sh that answers as shared/specs/inference-sh-api.md says the real service
@@ -109,8 +109,13 @@ export interface FakeInferenceOptions {
   heartbeatMs?: number;
   /** The bytes served as the result video. */
   video?: Buffer;
-  /** Apps the fake knows; default the four of wan-apps.md. */
+  /** Apps the fake knows; default the four of wan-apps.md, less the retired ones (RETIRED_APPS). */
   apps?: string[];
+  /**
+   * Keep running the retired apps as their last published schema says (whether the service still
+   * does is unconfirmed, wan-apps.md §18.1): for tests of the Wan 2.1 adapter itself.
+   */
+  retiredAppsRun?: boolean;
   /** API calls allowed per minute before 429 (X-RateLimit-*). Default unlimited. */
   ratePerMinute?: number;
   faults?: Partial<FakeFaults>;
@@ -236,6 +241,8 @@ export interface FakeInference {
   taskIds(): string[];
   uploads(): Map<string, Buffer>;
   setFault(faults: Partial<FakeFaults>): void;
+  /** Replaces the apps the fake knows: an app is retired or comes back. */
+  setApps(apps: string[]): void;
   /** Lets paused tasks continue, and sends run answers held by `holdRuns`. */
   resume(): void;
   /** Webhook deliveries received by anyone is not tracked; this lists what the fake sent. */
@@ -248,7 +255,10 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
   const stepDelayMs = options.stepDelayMs ?? 5;
   const heartbeatMs = options.heartbeatMs ?? 25;
   const video = options.video ?? Buffer.from('\x00\x00\x00\x18ftypmp42fake-mp4-bytes', 'latin1');
-  const knownApps = new Set(options.apps ?? Object.keys(FAKE_APPS));
+  const knownApps = new Set(
+    options.apps ??
+      Object.keys(FAKE_APPS).filter((app) => options.retiredAppsRun || !RETIRED_APPS.includes(app)),
+  );
   let faults: FakeFaults = { ...DEFAULT_FAULTS, ...options.faults };
 
   const tasks = new Map<string, FakeTask>();
@@ -930,6 +940,10 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
     uploads: () => stored,
     setFault: (partial) => {
       faults = { ...faults, ...partial };
+    },
+    setApps: (apps) => {
+      knownApps.clear();
+      for (const app of apps) knownApps.add(app);
     },
     resume: () => {
       faults.holdRuns = false;
