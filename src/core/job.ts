@@ -26,6 +26,9 @@ export interface RemoteTaskRef {
   submittedAt: number;
 }
 
+/** `relax`: over quota, queued behind every job within quota (QUOTA_OVERFLOW=relax). */
+export type QueueBand = 'normal' | 'relax';
+
 export interface GenerationJobData {
   request: GenerationRequest;
   requester: Requester;
@@ -36,6 +39,8 @@ export interface GenerationJobData {
   createdAt: number;
   notes: string[];
   remote?: RemoteTaskRef;
+  /** Whom the fair queue counts the job for and in which band; set by the queue when it is added. */
+  fairShare?: { person: string; band: QueueBand };
 }
 
 export const PHASES = ['queued', 'uploading', 'submitted', 'running', 'encoding', 'delivering'] as const;

@@ -55,7 +55,7 @@ export class CancelBroadcast {
     }
     if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
       try {
-        await job.remove();
+        await queue.removeWaiting(job);
         await deliveries.send(request.jobId, job.data, { kind: 'cancelled', by: request.by });
         return 'removed';
       } catch {

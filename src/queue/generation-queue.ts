@@ -1,8 +1,12 @@
-import { Queue } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { GenerationJobData, JobProgress } from '../core/job.js';
+import type { GenerationJobData, JobProgress, QueueBand, Requester } from '../core/job.js';
 import { GENERATE_QUEUE } from './connection.js';
+import { FairShare } from './fair-share.js';
+import { QueueOrder, type QueuePosition } from './queue-order.js';
 import { JobRecords } from './records.js';
+
+export type { QueuePosition } from './queue-order.js';
 
 export interface GenerationQueueOptions {
   prefix: string;
@@ -14,6 +18,16 @@ export interface GenerationQueueOptions {
 }
 
 export type JobState = 'waiting' | 'active' | 'delayed' | 'prioritized' | 'completed' | 'failed' | 'unknown';
+
+export interface EnqueueOptions {
+  /** Whom fairness counts the job for; by default the requester on their platform (see `personOf`). */
+  person?: string;
+  /** `relax` queues the job behind every job within quota (QUOTA_OVERFLOW=relax); default `normal`. */
+  band?: QueueBand;
+}
+
+/** One person across every server, workspace and DM of a platform; Discord and Slack ids stay apart. */
+export const personOf = (requester: Requester) => `${requester.platform}:${requester.userId}`;
 
 export interface EnqueueResult {
   jobId: string;
@@ -37,10 +51,12 @@ export function retryDelay(attemptsMade: number, baseMs: number, error?: Error):
   return Math.max(jittered, typeof asked === 'number' && Number.isFinite(asked) ? asked : 0);
 }
 
-/** The producer side: enqueue idempotently, read positions and states. */
+/** The producer side: enqueue idempotently and fairly, read positions and states. */
 export class GenerationQueue {
   readonly queue: Queue<GenerationJobData>;
   readonly records: JobRecords;
+  private readonly fair: FairShare;
+  private readonly order: QueueOrder;
   private readonly opts: Required<GenerationQueueOptions>;
 
   constructor(connection: Redis, options: GenerationQueueOptions) {
@@ -54,13 +70,20 @@ export class GenerationQueue {
     };
     this.queue = new Queue<GenerationJobData>(GENERATE_QUEUE, { connection, prefix: this.opts.prefix });
     this.records = new JobRecords(connection, this.opts.prefix, this.opts.recordTtlSeconds);
+    this.fair = new FairShare(connection, this.opts.prefix);
+    this.order = new QueueOrder(connection, this.queue);
   }
 
   /**
    * Adds a job under a caller-chosen id derived from the chat event (e.g. `dc-<interactionId>`), so
-   * the same event delivered twice enqueues once.
+   * the same event delivered twice enqueues once. The job takes its person's next fair turn (see
+   * fair-share.ts); safe under concurrent requests of the same person, no outside lock needed.
    */
-  async enqueue(jobId: string, data: GenerationJobData): Promise<EnqueueResult> {
+  async enqueue(
+    jobId: string,
+    data: GenerationJobData,
+    options: EnqueueOptions = {},
+  ): Promise<EnqueueResult> {
     if (!BULLMQ_ID.test(jobId) || /^\d+$/.test(jobId)) {
       throw new Error(`job id "${jobId}" must use letters, digits, _ . - only and not be all digits`);
     }
@@ -74,35 +97,56 @@ export class GenerationQueue {
       parentJobId: data.parentJobId,
     });
     const keep = { age: this.opts.keepFinishedSeconds, count: 5_000 };
-    await this.queue.add('generate', data, {
-      jobId,
-      attempts: this.opts.attempts,
-      backoff: { type: RETRY_BACKOFF, delay: this.opts.backoffMs },
-      removeOnComplete: keep,
-      removeOnFail: keep,
-    });
+    const fairShare = { person: options.person ?? personOf(data.requester), band: options.band ?? 'normal' };
+    const priority = await this.fair.reserve(jobId, fairShare);
+    try {
+      await this.queue.add(
+        'generate',
+        { ...data, fairShare },
+        {
+          jobId,
+          priority,
+          attempts: this.opts.attempts,
+          backoff: { type: RETRY_BACKOFF, delay: this.opts.backoffMs },
+          removeOnComplete: keep,
+          removeOnFail: keep,
+        },
+      );
+    } finally {
+      await this.fair.added(jobId);
+    }
     return { jobId, duplicate: false };
   }
 
+  /**
+   * Removes a job that is waiting (a cancel; throws when a worker holds it) and moves its person's
+   * later jobs up into the turn it leaves free.
+   */
+  async removeWaiting(job: Job<GenerationJobData>): Promise<void> {
+    await job.remove();
+    if (!job.data.fairShare) return;
+    for (const { jobId, priority } of await this.fair.removed(job, job.data.fairShare)) {
+      // Taken by a worker meanwhile: it runs now, its priority no longer matters.
+      await (await this.queue.getJob(jobId))?.changePriority({ priority }).catch(() => undefined);
+    }
+  }
+
+  /** A job waiting for its turn is `waiting`, whichever of BullMQ's structures holds it. */
   async state(jobId: string): Promise<JobState> {
     const state = await this.queue.getJobState(jobId);
-    return (['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'] as const).includes(
-      state as never,
-    )
+    if (state === 'prioritized') return 'waiting';
+    return (['waiting', 'active', 'delayed', 'completed', 'failed'] as const).includes(state as never)
       ? (state as JobState)
       : 'unknown';
   }
 
-  /** 1-based place among waiting jobs (BullMQ has no position API; O(n) over the wait list). */
-  async position(jobId: string): Promise<{ position: number; of: number } | undefined> {
-    const waiting = await this.queue.getWaiting(0, -1);
-    const index = waiting.findIndex((job) => job.id === jobId);
-    return index === -1 ? undefined : { position: index + 1, of: waiting.length };
+  /** Place in the order workers will take the job (see QueueOrder); undefined when not waiting. */
+  position(jobId: string): Promise<QueuePosition | undefined> {
+    return this.order.position(jobId);
   }
 
-  async positions(): Promise<Map<string, { position: number; of: number }>> {
-    const waiting = await this.queue.getWaiting(0, -1);
-    return new Map(waiting.map((job, index) => [job.id!, { position: index + 1, of: waiting.length }]));
+  positions(): Promise<Map<string, QueuePosition>> {
+    return this.order.positions();
   }
 
   async progress(jobId: string): Promise<JobProgress | undefined> {

@@ -20,6 +20,7 @@ import type { InputStore } from '../storage/inputs.js';
 import type { CancelBroadcast } from './cancel.js';
 import { GENERATE_QUEUE } from './connection.js';
 import type { Deliveries } from './delivery.js';
+import { FairShare } from './fair-share.js';
 import { retryDelay } from './generation-queue.js';
 import { WorkerProgressWriter } from './worker-progress-writer.js';
 
@@ -134,6 +135,7 @@ export class GenerationWorker {
     signal: AbortSignal | undefined,
   ): Promise<VideoResult> {
     const jobId = job.id!;
+    await new FairShare(this.deps.connection, this.opts.prefix).started(job);
     const log = this.deps.log.child({ jobId, attempt: job.attemptsMade + 1 });
     const abort = signal ?? new AbortController().signal;
     const progress = new WorkerProgressWriter(job, this.opts.progressIntervalMs);

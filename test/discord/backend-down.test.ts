@@ -44,7 +44,7 @@ describe('when the render backend is down', () => {
 
   it('warns that no worker is online but still queues the job', async () => {
     expect(await ask()).toMatch(/No render worker is online right now/);
-    expect(await h.pipeline.queue.queue.getWaitingCount()).toBe(1);
+    expect(await h.pipeline.queue.queue.getJobCountByTypes('waiting', 'prioritized')).toBe(1);
     await h.pipeline.queue.queue.drain();
   });
 

@@ -147,7 +147,7 @@ describe('job pipeline on a real Redis', () => {
     const second = await pipeline.queue.enqueue('dc-12345a', data);
     expect(first.duplicate).toBe(false);
     expect(second.duplicate).toBe(true);
-    expect(await pipeline.queue.queue.getJobCountByTypes('waiting')).toBeGreaterThanOrEqual(1);
+    expect(await pipeline.queue.queue.getJobCountByTypes('waiting', 'prioritized')).toBeGreaterThanOrEqual(1);
     await (await pipeline.queue.queue.getJob('dc-12345a'))?.remove();
   });
 
