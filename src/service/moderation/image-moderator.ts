@@ -1,0 +1,45 @@
+import { framesVerdict, type ImageThresholds, type ImageVerdict, imageVerdict } from './image-policy.js';
+import { type ImageClassifier, nsfwClassifier } from './nsfw-classifier.js';
+
+export interface ImageModerationSettings {
+  /** MODERATION_IMAGES. */
+  enabled: boolean;
+  thresholds: ImageThresholds;
+}
+
+/**
+ * The input image before it is queued, and frames of the result before it is posted. Each check
+ * takes about one inference per image (see nsfw-classifier.ts for what that does to the event loop).
+ */
+export class ImageModerator {
+  constructor(
+    private readonly settings: ImageModerationSettings,
+    private readonly classifier: ImageClassifier = nsfwClassifier,
+  ) {}
+
+  /** Loads the classifier now (at start-up, once the bot is ready) instead of on the first image. */
+  async warm(): Promise<void> {
+    if (this.settings.enabled) await this.classifier.warm();
+  }
+
+  async checkImage(image: Buffer): Promise<ImageVerdict> {
+    if (!this.settings.enabled) return { status: 'off' };
+    return imageVerdict(await this.classifier.classify(image), this.settings.thresholds);
+  }
+
+  /**
+   * Frames sampled from a result (first, middle, last), one after another so the event loop gets a
+   * turn between them; stops at the first flagged frame.
+   */
+  async checkFrames(frames: readonly Buffer[]): Promise<ImageVerdict> {
+    if (!this.settings.enabled) return { status: 'off' };
+    if (frames.length === 0) throw new Error('no frames to check: a result is never passed unchecked');
+    const verdicts: ImageVerdict[] = [];
+    for (const frame of frames) {
+      const verdict = await this.checkImage(frame);
+      verdicts.push(verdict);
+      if (verdict.status === 'flagged') break;
+    }
+    return framesVerdict(verdicts);
+  }
+}
