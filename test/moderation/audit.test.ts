@@ -115,8 +115,8 @@ describe('audit log', () => {
     expect(await log.recent({ serverId: 'guild-1', limit: 10 })).toEqual([]);
     await log.recordSubmitted(submission('new'));
     // ...and the next write trims them from both indexes.
-    expect(await redis.zrange(`${logPrefix}:audit:server:guild-1`, 0, -1)).toEqual(['new']);
-    expect(await redis.zrange(`${logPrefix}:audit:recent`, 0, -1)).toEqual(['new']);
+    expect(await redis.zrange(`${logPrefix}:audit:server:guild-1`, '0', '-1')).toEqual(['new']);
+    expect(await redis.zrange(`${logPrefix}:audit:recent`, '0', '-1')).toEqual(['new']);
   });
 
   it('never recreates an expired record, and a redelivered submit does not reset one that moved on', async () => {

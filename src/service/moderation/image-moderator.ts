@@ -1,5 +1,5 @@
 import { framesVerdict, type ImageThresholds, type ImageVerdict, imageVerdict } from './image-policy.js';
-import { type ImageClassifier, nsfwClassifier } from './nsfw-classifier.js';
+import { type ClassifierInfo, type ImageClassifier, nsfwClassifier } from './nsfw-classifier.js';
 
 export interface ImageModerationSettings {
   /** MODERATION_IMAGES. */
@@ -17,9 +17,12 @@ export class ImageModerator {
     private readonly classifier: ImageClassifier = nsfwClassifier,
   ) {}
 
-  /** Loads the classifier now (at start-up, once the bot is ready) instead of on the first image. */
-  async warm(): Promise<void> {
-    if (this.settings.enabled) await this.classifier.warm();
+  /**
+   * Loads the classifier now (at start-up) instead of on the first image; undefined when image
+   * moderation is off, since then nothing is loaded.
+   */
+  async warm(): Promise<ClassifierInfo | undefined> {
+    return this.settings.enabled ? this.classifier.warm() : undefined;
   }
 
   async checkImage(image: Buffer): Promise<ImageVerdict> {

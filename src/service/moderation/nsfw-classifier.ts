@@ -1,60 +1,47 @@
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import sharp from 'sharp';
+import { ClassifierThread } from './classifier-thread.js';
+import { INPUT_SIZE } from './nsfw-model.js';
+import type { NsfwScores } from './nsfw-scores.js';
+import type { ClassifierInfo } from './thread-messages.js';
+
+export type { NsfwScores } from './nsfw-scores.js';
+export type { ClassifierInfo } from './thread-messages.js';
 
 /**
- * The local NSFW classifier: nsfwjs's MobileNetV2 (its weights ship inside the npm package and are
- * read from there, never fetched) on TensorFlow.js's WebAssembly backend. It loads once per
- * process, on `warm()` or on first use, and the libraries are imported only then, so a process with
- * image moderation off never pays for them.
- *
- * Event loop: decoding runs in sharp's thread pool; one inference is synchronous WebAssembly
- * (~90 ms on an idle core for a 224×224 image), and the loop gets a turn before each one, so an
- * incoming interaction waits at most one inference. The first load also blocks in short slices
- * (see bench/moderation.ts for the figures), so call `warm()` at start-up rather than on a request.
+ * The local NSFW classifier (nsfwjs's MobileNetV2 on TensorFlow.js's WebAssembly backend, see
+ * nsfw-model.ts). It runs in one worker thread per process, started on `warm()` or on first use:
+ * loading it blocks its thread for seconds and each inference for ~90 ms or more, which on the
+ * main thread would hold up the acks of chat interactions. Here the main thread only decodes the
+ * image (in sharp's thread pool) and passes 150 KB of pixels across.
  */
-
-export interface NsfwScores {
-  porn: number;
-  hentai: number;
-  sexy: number;
-  neutral: number;
-  drawing: number;
-}
-
 export interface ImageClassifier {
-  warm(): Promise<void>;
+  /** Starts the thread and loads the model if that has not happened yet; resolves once it can classify. */
+  warm(): Promise<ClassifierInfo>;
   classify(image: Buffer): Promise<NsfwScores>;
 }
 
-/** MobileNetV2's input size. */
-const INPUT_SIZE = 224;
-
-interface LoadedModel {
-  classify(pixels: Uint8Array): Promise<NsfwScores>;
-}
-
 class NsfwClassifier implements ImageClassifier {
-  private loading: Promise<LoadedModel> | undefined;
+  private thread: ClassifierThread | undefined;
 
-  async warm(): Promise<void> {
-    await this.model();
+  warm(): Promise<ClassifierInfo> {
+    return this.current().ready;
   }
 
   /** Any image sharp reads (PNG, JPEG, WebP, GIF's first frame, …), scored by class. */
   async classify(image: Buffer): Promise<NsfwScores> {
-    const [model, pixels] = await Promise.all([this.model(), decode(image)]);
-    // Let pending I/O (an interaction waiting for its ack) run before the synchronous inference.
-    await new Promise((resolve) => setImmediate(resolve));
-    return model.classify(pixels);
+    const thread = this.current();
+    const pixels = await decode(image);
+    return thread.classify(pixels);
   }
 
-  private model(): Promise<LoadedModel> {
-    this.loading ??= loadModel().catch((error: unknown) => {
-      this.loading = undefined; // a later call tries again
-      throw new Error(`the NSFW classifier could not load: ${(error as Error).message}`, { cause: error });
-    });
-    return this.loading;
+  private current(): ClassifierThread {
+    const thread =
+      this.thread ??
+      new ClassifierThread(() => {
+        if (this.thread === thread) this.thread = undefined; // the next image starts a fresh thread
+      });
+    this.thread = thread;
+    return thread;
   }
 }
 
@@ -63,69 +50,12 @@ export const nsfwClassifier: ImageClassifier = new NsfwClassifier();
 
 /** EXIF-oriented, transparency on white, stretched to the model's square input as nsfwjs itself does. */
 async function decode(image: Buffer): Promise<Uint8Array> {
-  const { data } = await sharp(image, { animated: false })
+  const data = await sharp(image, { animated: false })
     .rotate()
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')
     .resize(INPUT_SIZE, INPUT_SIZE, { fit: 'fill' })
     .raw()
-    .toBuffer({ resolveWithObject: true });
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-async function loadModel(): Promise<LoadedModel> {
-  const tf = await import('@tensorflow/tfjs');
-  const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
-  // The .wasm files sit beside the package's entry point; without this it would look beside ours.
-  const entry = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
-  setWasmPaths(`${dirname(entry)}/`);
-  if (!(await tf.setBackend('wasm'))) throw new Error('the TensorFlow.js WebAssembly backend did not start');
-  await tf.ready();
-  tf.enableProdMode();
-
-  const { NSFWJS } = await import('nsfwjs/core');
-  const { MobileNetV2Model } = await import('nsfwjs/models/mobilenet_v2');
-  const modelJson = (await MobileNetV2Model.modelJson()).default;
-  const weightLoader = MobileNetV2Model.weightBundles[0];
-  if (!weightLoader || MobileNetV2Model.numOfWeightBundles !== 1) {
-    throw new Error('nsfwjs no longer ships MobileNetV2 as one weight bundle');
-  }
-  const weights = Buffer.from((await weightLoader()).default, 'base64');
-  const artifacts = {
-    modelTopology: modelJson.modelTopology,
-    weightSpecs: (modelJson.weightsManifest ?? []).flatMap((group) => group.weights),
-    weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-  };
-  // Loading through nsfwjs's own load() by model name would also work, but it logs a banner.
-  const nsfw = new NSFWJS(tf.io.fromMemory(artifacts), { size: INPUT_SIZE });
-  await nsfw.load();
-  // The first inference compiles kernels; pay for it here rather than on the first request.
-  await classifyWith(tf, nsfw, new Uint8Array(INPUT_SIZE * INPUT_SIZE * 3));
-  return { classify: (pixels) => classifyWith(tf, nsfw, pixels) };
-}
-
-type TensorFlow = typeof import('@tensorflow/tfjs');
-type Nsfw = InstanceType<typeof import('nsfwjs/core').NSFWJS>;
-
-const CLASS_KEYS: Record<string, keyof NsfwScores> = {
-  Porn: 'porn',
-  Hentai: 'hentai',
-  Sexy: 'sexy',
-  Neutral: 'neutral',
-  Drawing: 'drawing',
-};
-
-async function classifyWith(tf: TensorFlow, nsfw: Nsfw, pixels: Uint8Array): Promise<NsfwScores> {
-  const input = tf.tensor3d(pixels, [INPUT_SIZE, INPUT_SIZE, 3], 'int32');
-  try {
-    const predictions = await nsfw.classify(input, 5);
-    const scores: NsfwScores = { porn: 0, hentai: 0, sexy: 0, neutral: 0, drawing: 0 };
-    for (const { className, probability } of predictions) {
-      const key = CLASS_KEYS[className];
-      if (key) scores[key] = probability;
-    }
-    return scores;
-  } finally {
-    input.dispose();
-  }
+    .toBuffer();
+  return new Uint8Array(data); // a copy with its own ArrayBuffer, which is moved to the thread
 }
