@@ -44,11 +44,22 @@ const ms = (value: number) => `${value.toFixed(0)} ms`;
 const loopMs = (loop: IntervalHistogram, percentile: number) => ms(loop.percentile(percentile) / 1e6);
 
 const images = new ImageModerator({ enabled: true, thresholds: { explicit: 0.7, suggestive: 0.9 } });
-// An input as stored (normalised to at most 2048 px) and frames the size of a 480p Wan result.
+// An input as stored (normalised to at most 2048 px) and three frames of a 480p result.
 const input = await sharp(await gradientPng(1920, 1080))
   .jpeg({ quality: 90 })
   .toBuffer();
-const frames = await Promise.all([gradientPng(832, 480), shapesPng(832, 480), gradientPng(832, 480)]);
+const frames = await Promise.all(
+  [gradientPng(832, 480), shapesPng(832, 480), gradientPng(832, 480)].map(async (png) => ({
+    width: 224,
+    height: 224,
+    // As media's sampleFrames gives them: raw RGB, scaled to the classifier's input.
+    rgb: await sharp(await png)
+      .removeAlpha()
+      .resize(224, 224, { fit: 'fill' })
+      .raw()
+      .toBuffer(),
+  })),
+);
 
 console.log(
   `load average: ${loadavg()
@@ -78,7 +89,7 @@ console.log(
   `input image (1920×1080 JPEG): median ${ms(median(inputTimes))}, slowest ${ms(Math.max(...inputTimes))}`,
 );
 console.log(
-  `three frames (832×480 PNG): median ${ms(median(frameTimes))}, slowest ${ms(Math.max(...frameTimes))}`,
+  `three frames (224×224 RGB, as sampled): median ${ms(median(frameTimes))}, slowest ${ms(Math.max(...frameTimes))}`,
 );
 console.log(
   `while classifying (${rounds} inputs + ${rounds * 3} frames): an ack waited at most ${ms(busy.worstAckWaitMs)}; ` +

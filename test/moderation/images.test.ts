@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { ImageModerator } from '../../src/service/moderation/image-moderator.js';
@@ -66,6 +67,21 @@ describe('image moderation with the real classifier', () => {
     expect(await between.checkFrames([low, low, low])).toMatchObject({ status: 'ok' });
     expect(await between.checkFrames([low, low, high])).toMatchObject({ status: 'flagged', frame: 2 });
     expect(await between.checkFrames([high, low, low])).toMatchObject({ status: 'flagged', frame: 0 });
+  });
+
+  it('takes raw RGB frames as media samples them, feeding the same pixels the decoder would', async () => {
+    const rgb = await sharp(gradient).resize(224, 224, { fit: 'fill' }).raw().toBuffer();
+    expect(await nsfwClassifier.classify({ width: 224, height: 224, rgb })).toEqual(
+      await nsfwClassifier.classify(gradient),
+    );
+    const wide = await sharp(gradient).resize(320, 180).raw().toBuffer();
+    const frames = [
+      { width: 320, height: 180, rgb: wide },
+      { width: 224, height: 224, rgb },
+    ];
+    expect(await new ImageModerator(defaults).checkFrames(frames)).toMatchObject({ status: 'ok' });
+    expect(await withThreshold(0).checkFrames(frames)).toMatchObject({ status: 'flagged', frame: 0 });
+    await expect(nsfwClassifier.classify({ width: 224, height: 224, rgb: wide })).rejects.toThrow(/bytes/);
   });
 
   it('classifies concurrent requests (as several jobs finishing at once would)', async () => {

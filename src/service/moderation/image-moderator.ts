@@ -1,5 +1,10 @@
 import { framesVerdict, type ImageThresholds, type ImageVerdict, imageVerdict } from './image-policy.js';
-import { type ClassifierInfo, type ImageClassifier, nsfwClassifier } from './nsfw-classifier.js';
+import {
+  type ClassifierInfo,
+  type ClassifierInput,
+  type ImageClassifier,
+  nsfwClassifier,
+} from './nsfw-classifier.js';
 
 export interface ImageModerationSettings {
   /** MODERATION_IMAGES. */
@@ -25,16 +30,16 @@ export class ImageModerator {
     return this.settings.enabled ? this.classifier.warm() : undefined;
   }
 
-  async checkImage(image: Buffer): Promise<ImageVerdict> {
+  async checkImage(image: ClassifierInput): Promise<ImageVerdict> {
     if (!this.settings.enabled) return { status: 'off' };
     return imageVerdict(await this.classifier.classify(image), this.settings.thresholds);
   }
 
   /**
-   * Frames sampled from a result (first, middle, last), one after another so the event loop gets a
-   * turn between them; stops at the first flagged frame.
+   * Frames sampled from a result (first, middle, last; media's `sampleFrames` gives them as raw
+   * 224×224 RGB, encoded images work too), one after another; stops at the first flagged frame.
    */
-  async checkFrames(frames: readonly Buffer[]): Promise<ImageVerdict> {
+  async checkFrames(frames: readonly ClassifierInput[]): Promise<ImageVerdict> {
     if (!this.settings.enabled) return { status: 'off' };
     if (frames.length === 0) throw new Error('no frames to check: a result is never passed unchecked');
     const verdicts: ImageVerdict[] = [];

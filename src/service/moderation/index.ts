@@ -18,7 +18,13 @@ export type { ImageModerationSettings } from './image-moderator.js';
 export { ImageModerator } from './image-moderator.js';
 export type { ImageCategory, ImageThresholds, ImageVerdict, PostingPlace } from './image-policy.js';
 export { allowsFlaggedContent, framesVerdict, imageVerdict, isBlocked } from './image-policy.js';
-export type { ClassifierInfo, ImageClassifier, NsfwScores } from './nsfw-classifier.js';
+export type {
+  ClassifierInfo,
+  ClassifierInput,
+  ImageClassifier,
+  NsfwScores,
+  RgbFrame,
+} from './nsfw-classifier.js';
 export { nsfwClassifier } from './nsfw-classifier.js';
 export type { RefusalContext } from './refusals.js';
 export { inputImageRefusal, textRefusal, withheldResultNotice } from './refusals.js';
