@@ -49,13 +49,15 @@ let allDelivered: () => void;
 const done = new Promise<void>((resolve) => {
   allDelivered = resolve;
 });
+// A Worker never closes a connection it was given, so the bench keeps it to close it at the end.
+const deliveryConnection = pipeline.connection.duplicate();
 const deliveries = new Worker<DeliveryJobData>(
   'deliver-bench',
   async () => {
     delivered += 1;
     if (delivered === jobs) allDelivered();
   },
-  { connection: pipeline.connection.duplicate(), prefix, concurrency: 16 },
+  { connection: deliveryConnection, prefix, concurrency: 16 },
 );
 
 const image = await pipeline.inputs.save({
@@ -99,6 +101,7 @@ console.log(
 );
 
 await deliveries.close();
+await deliveryConnection.quit();
 await pipeline.queue.queue.obliterate({ force: true });
 await deleteKeysUnder(pipeline.connection, prefix);
 await pipeline.close();

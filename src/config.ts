@@ -141,8 +141,28 @@ export const configSchema = z
     /** A system ffmpeg/ffprobe instead of the builds bundled in node_modules (read by media/binaries.ts). */
     FFMPEG_PATH: optionalString,
     FFPROBE_PATH: optionalString,
-    /** How long stored input images and results are kept, so reruns days later still work. */
+    /** How long stored input images, posters and last frames (and, in a bucket, results) are kept. */
     STORAGE_TTL_DAYS: int(1, 365, 30),
+    /** How long a result video that was never delivered stays in Redis (a delivered one leaves at once). */
+    RESULT_TTL_HOURS: int(1, 24 * 365, 24),
+    /** `s3://bucket/prefix`: keep files in an S3-compatible bucket instead of Redis. */
+    STORAGE_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .trim()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/, {
+          error: 'must be s3://bucket/prefix (a lower-case bucket name), or empty to keep files in Redis',
+        })
+        .optional(),
+    ),
+    /** The S3 API endpoint of MinIO, R2, …; AWS S3 when unset. */
+    STORAGE_ENDPOINT: optionalUrl,
+    STORAGE_REGION: z.preprocess(emptyAsUndefined, z.string().trim().default('us-east-1')),
+    STORAGE_ACCESS_KEY_ID: optionalString,
+    STORAGE_SECRET_ACCESS_KEY: optionalString,
+    /** Path-style URLs (endpoint/bucket/key); unset means on whenever STORAGE_ENDPOINT is set. */
+    STORAGE_FORCE_PATH_STYLE: z.preprocess(emptyAsUndefined, flag(false).optional()),
     /** Largest input image accepted, in bytes. */
     MAX_INPUT_BYTES: int(1024, 200 * 1024 * 1024, 25 * 1024 * 1024),
     /** Largest result video fetched from a backend, in bytes. */
@@ -168,48 +188,111 @@ export const configSchema = z
     /** Days an audit record of each job is kept. */
     AUDIT_RETENTION_DAYS: int(1, 3650, 30),
   })
-  .superRefine((config, ctx) => {
-    const needsBackend = config.KINEMA_ROLE !== 'bot';
-    if (needsBackend && config.BACKEND === 'inference' && !config.INFERENCE_API_KEY) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['INFERENCE_API_KEY'],
-        message: 'is required when BACKEND=inference (an inference.sh key, starts with inf_)',
-      });
-    }
-    if (needsBackend && config.BACKEND === 'comfyui' && config.COMFYUI_URL.length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['COMFYUI_URL'],
-        message: 'is required when BACKEND=comfyui (comma-separated http://host:8188 URLs)',
-      });
-    }
-    for (const url of config.COMFYUI_URL) {
-      if (!/^https?:\/\/[^\s]+$/.test(url)) {
+  // zod skips refinements once any field failed; this one runs anyway, so every problem is named.
+  .superRefine((config, ctx) => checkAcrossSettings(config, ctx), { when: () => true });
+
+export type Config = z.infer<typeof configSchema>;
+
+type Setting = keyof Config;
+
+/**
+ * A rule across settings. It runs whenever the settings it `reads` are valid themselves, whatever
+ * else is wrong, so one message names type errors and these problems together. Messages never
+ * echo a secret.
+ */
+interface CrossCheck {
+  reads: Setting[];
+  check: (config: Config, ctx: z.RefinementCtx<Config>) => void;
+}
+
+/** `user:password@` in a URL-ish value is a credential: leave it out of messages. */
+const withoutCredentials = (value: string) => value.replace(/^(\w+:\/\/)?[^/@\s]*@/, '$1…@');
+
+const crossChecks: CrossCheck[] = [
+  {
+    reads: ['KINEMA_ROLE', 'BACKEND', 'INFERENCE_API_KEY'],
+    check: (config, ctx) => {
+      if (config.KINEMA_ROLE !== 'bot' && config.BACKEND === 'inference' && !config.INFERENCE_API_KEY) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['INFERENCE_API_KEY'],
+          message: 'is required when BACKEND=inference (an inference.sh key, starts with inf_)',
+        });
+      }
+    },
+  },
+  {
+    reads: ['KINEMA_ROLE', 'BACKEND', 'COMFYUI_URL'],
+    check: (config, ctx) => {
+      if (config.KINEMA_ROLE !== 'bot' && config.BACKEND === 'comfyui' && config.COMFYUI_URL.length === 0) {
         ctx.addIssue({
           code: 'custom',
           path: ['COMFYUI_URL'],
-          message: `has "${url}", which is not an http(s) URL`,
+          message: 'is required when BACKEND=comfyui (comma-separated http://host:8188 URLs)',
         });
       }
-    }
-    if (config.DISCORD_TOKEN && !config.DISCORD_APPLICATION_ID) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DISCORD_APPLICATION_ID'],
-        message: 'is required when DISCORD_TOKEN is set (Developer Portal → General Information)',
-      });
-    }
-    if (config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'is required for the HTTP receiver when SLACK_APP_TOKEN (Socket Mode) is not set',
-      });
-    }
-  });
+    },
+  },
+  {
+    reads: ['COMFYUI_URL'],
+    check: (config, ctx) => {
+      for (const url of config.COMFYUI_URL) {
+        if (!/^https?:\/\/[^\s]+$/.test(url)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['COMFYUI_URL'],
+            message: `has "${withoutCredentials(url)}", which is not an http(s) URL`,
+          });
+        }
+      }
+    },
+  },
+  {
+    reads: ['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID'],
+    check: (config, ctx) => {
+      if (config.DISCORD_TOKEN && !config.DISCORD_APPLICATION_ID) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['DISCORD_APPLICATION_ID'],
+          message: 'is required when DISCORD_TOKEN is set (Developer Portal → General Information)',
+        });
+      }
+    },
+  },
+  {
+    reads: ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET'],
+    check: (config, ctx) => {
+      if (config.SLACK_BOT_TOKEN && !config.SLACK_APP_TOKEN && !config.SLACK_SIGNING_SECRET) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['SLACK_SIGNING_SECRET'],
+          message: 'is required for the HTTP receiver when SLACK_APP_TOKEN (Socket Mode) is not set',
+        });
+      }
+    },
+  },
+  {
+    reads: ['STORAGE_ACCESS_KEY_ID', 'STORAGE_SECRET_ACCESS_KEY'],
+    check: (config, ctx) => {
+      if (Boolean(config.STORAGE_ACCESS_KEY_ID) !== Boolean(config.STORAGE_SECRET_ACCESS_KEY)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [config.STORAGE_ACCESS_KEY_ID ? 'STORAGE_SECRET_ACCESS_KEY' : 'STORAGE_ACCESS_KEY_ID'],
+          message:
+            'is required with the other STORAGE_*_KEY setting (set both, or neither to use the AWS default credentials)',
+        });
+      }
+    },
+  },
+];
 
-export type Config = z.infer<typeof configSchema>;
+/** Runs every cross check whose inputs parsed; a setting that failed holds its raw input, so it is not read. */
+function checkAcrossSettings(config: Config, ctx: z.RefinementCtx<Config>): void {
+  const invalid = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  for (const { reads, check } of crossChecks) {
+    if (reads.every((setting) => !invalid.has(setting))) check(config, ctx);
+  }
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -243,4 +326,5 @@ export const SECRET_SETTINGS = [
   'SLACK_BOT_TOKEN',
   'SLACK_SIGNING_SECRET',
   'SLACK_APP_TOKEN',
+  'STORAGE_SECRET_ACCESS_KEY',
 ] as const;

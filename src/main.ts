@@ -7,10 +7,12 @@ import { createBackend, defaultModel } from './backends/index.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isEntryPoint } from './entry-point.js';
 import { createLogger, type Logger } from './log.js';
-import { checkFfmpeg, normaliseForChat } from './media/video.js';
+import { checkFfmpeg, prepareForDelivery } from './media/video.js';
 import { Pipeline } from './pipeline.js';
 import { type PlatformHandle, startPlatforms } from './platforms/index.js';
+import { GenerationService } from './service/generation-service.js';
 import { PublicLinks } from './service/public-links.js';
+import { s3SettingsFrom } from './storage/object-storage.js';
 
 export interface Running {
   stop(): Promise<void>;
@@ -51,6 +53,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     redisUrl: config.REDIS_URL,
     prefix: config.KINEMA_PREFIX,
     storageTtlSeconds: config.STORAGE_TTL_DAYS * 86_400,
+    resultTtlSeconds: config.RESULT_TTL_HOURS * 3_600,
+    objectStorage: s3SettingsFrom(config),
     attempts: config.JOB_ATTEMPTS,
     log,
   });
@@ -59,7 +63,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const runsBot = config.KINEMA_ROLE !== 'worker';
   const backend = runsWorker ? await createBackend(config, { redis: pipeline.connection, log }) : undefined;
   if (backend) {
-    await pipeline.startWorker(backend, normaliseForChat, {
+    await pipeline.startWorker(backend, prepareForDelivery, {
       concurrency: config.WORKER_CONCURRENCY,
       resubmitAmbiguous: config.RESUBMIT_AMBIGUOUS,
       shutdownGraceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
@@ -87,11 +91,19 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const routes = httpRoutes(pipeline, links);
   let platforms: PlatformHandle[] = [];
   if (runsBot) {
+    const service = new GenerationService(pipeline.serviceDeps(), {
+      defaultModel: defaultModel(config),
+      limits: {
+        maxRunningPerUser: config.MAX_ACTIVE_PER_USER,
+        maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
+      },
+      maxInputBytes: config.MAX_INPUT_BYTES,
+    });
     platforms = await startPlatforms({
       config,
-      pipeline,
+      service,
+      redis: pipeline.connection,
       log,
-      defaultModel: defaultModel(config),
       links,
       httpRoutes: routes,
     });

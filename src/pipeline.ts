@@ -10,22 +10,29 @@ import {
   type GenerationWorkerOptions,
   type VideoPreparer,
 } from './queue/generation-worker.js';
-import { WorkerHeartbeat } from './queue/worker-health.js';
+import { backendStatus, WorkerHeartbeat } from './queue/worker-health.js';
+import type { ServiceDeps } from './service/generation-service.js';
 import { BlobStore } from './storage/blobs.js';
 import { InputStore } from './storage/inputs.js';
+import { openObjectStorage, type S3Settings } from './storage/object-storage.js';
 
 export interface PipelineOptions {
   redisUrl: string;
   prefix: string;
   storageTtlSeconds?: number;
+  /** How long an undelivered result stays in Redis (RESULT_TTL_HOURS); default storageTtlSeconds. */
+  resultTtlSeconds?: number;
+  /** A bucket that takes every stored file instead of Redis (STORAGE_URL). */
+  objectStorage?: S3Settings;
   attempts?: number;
   backoffMs?: number;
   log: Logger;
 }
 
 /**
- * The shared pieces every role needs (queue, storage, deliveries, cancel), wired once. The worker
- * is added only where a backend runs.
+ * The wiring: the shared pieces every role needs (queue, storage, deliveries, cancel), built once.
+ * Only entry points (main.ts, the CLI) import this; the service gets its pieces through
+ * `serviceDeps()`, and the worker is added only where a backend runs.
  */
 export class Pipeline {
   readonly connection: Redis;
@@ -39,10 +46,24 @@ export class Pipeline {
   private extraConnections: Redis[] = [];
 
   constructor(readonly options: PipelineOptions) {
-    this.connection = redisConnection(options.redisUrl, `${options.prefix}-main`);
-    this.connection.on('error', (error) => options.log.warn({ err: error }, 'redis connection problem'));
+    this.connection = redisConnection(options.redisUrl, `${options.prefix}-main`, options.log);
     const ttl = options.storageTtlSeconds ?? 30 * 24 * 3600;
-    this.blobs = new BlobStore(this.connection, { prefix: options.prefix, ttlSeconds: ttl });
+    const objects =
+      options.objectStorage &&
+      openObjectStorage(options.objectStorage, {
+        sweep: {
+          intervalMs: 3_600_000,
+          minAgeSeconds: ttl,
+          onError: (error) =>
+            options.log.warn({ err: error }, 'could not delete expired files from the bucket'),
+        },
+      });
+    this.blobs = new BlobStore(this.connection, {
+      prefix: options.prefix,
+      ttlSeconds: ttl,
+      resultTtlSeconds: options.resultTtlSeconds,
+      objects,
+    });
     this.inputs = new InputStore(this.blobs);
     this.queue = new GenerationQueue(this.connection, {
       prefix: options.prefix,
@@ -59,7 +80,11 @@ export class Pipeline {
     prepareVideo: VideoPreparer,
     options: Omit<GenerationWorkerOptions, 'prefix'> = {},
   ): Promise<GenerationWorker> {
-    const connection = redisConnection(this.options.redisUrl, `${this.options.prefix}-worker`);
+    const connection = redisConnection(
+      this.options.redisUrl,
+      `${this.options.prefix}-worker`,
+      this.options.log,
+    );
     this.extraConnections.push(connection);
     const worker = new GenerationWorker(
       {
@@ -84,6 +109,20 @@ export class Pipeline {
     return worker;
   }
 
+  /** What the GenerationService works with. */
+  serviceDeps(): ServiceDeps {
+    return {
+      redis: this.connection,
+      prefix: this.options.prefix,
+      queue: this.queue,
+      inputs: this.inputs,
+      results: this.blobs,
+      cancel: (request) => this.cancel(request),
+      backendStatus: () => backendStatus(this.connection, this.options.prefix),
+      log: this.options.log,
+    };
+  }
+
   cancel(request: CancelRequest): Promise<CancelResult> {
     return this.cancels.request(this.queue, this.deliveries, request);
   }
@@ -94,6 +133,7 @@ export class Pipeline {
     await this.queue.close();
     await this.deliveries.close();
     await this.cancels.close();
+    await this.blobs.close();
     await Promise.all(
       [...this.extraConnections, this.connection].map((connection) =>
         connection.quit().catch(() => undefined),

@@ -11,15 +11,16 @@ import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createBackend, defaultModel } from '../backends/index.js';
 import { ConfigError, loadConfig } from '../config.js';
-import type { GenerationJobData, JobProgress, VideoResult } from '../core/job.js';
+import type { GenerationJobData, VideoResult } from '../core/job.js';
 import { MODEL_PROFILES } from '../core/models.js';
 import { FIELD_INFO, finaliseRequest, parseSettings, type StoredImage } from '../core/request.js';
-import { progressBar } from '../core/status-text.js';
+import { progressBar, type StatusView } from '../core/status-text.js';
 import { isEntryPoint } from '../entry-point.js';
 import { createLogger } from '../log.js';
 import { validateImage } from '../media/image.js';
 import { normaliseForChat } from '../media/video.js';
 import { Pipeline } from '../pipeline.js';
+import { BotStatusTracker } from '../queue/bot-status-tracker.js';
 import { GENERATE_QUEUE } from '../queue/connection.js';
 import { deleteKeysUnder } from '../storage/keys.js';
 import { parseFlags } from './args.js';
@@ -65,17 +66,14 @@ async function loadImage(path: string, maxBytes: number) {
   return validateImage(await readFile(path), { filename: basename(path), maxBytes });
 }
 
-function describeProgress(
-  progress: JobProgress | undefined,
-  position?: { position: number; of: number },
-): string {
-  if (!progress) return position ? `queued #${position.position} of ${position.of}` : 'queued';
-  const percent = progress.percent ?? 0;
+/** The status line: the same platform-neutral status text the chat platforms show, on one line. */
+export function progressLine(view: StatusView, now = Date.now()): string {
+  if (view.percent === undefined) return view.headline;
   const eta =
-    progress.etaAt && progress.etaAt > Date.now()
-      ? ` · about ${Math.ceil((progress.etaAt - Date.now()) / 1000)} s left`
+    view.etaUnix && view.etaUnix * 1000 > now
+      ? ` · about ${Math.ceil((view.etaUnix * 1000 - now) / 1000)} s left`
       : '';
-  return `${progressBar(percent, 24)} ${String(percent).padStart(3)}% ${progress.phase}${progress.detail ? ` (${progress.detail})` : ''}${eta}`;
+  return `${progressBar(view.percent, 24)} ${String(view.percent).padStart(3)}% ${view.headline}${eta}`;
 }
 
 /** Removes the private queue and the files it stored, once nothing uses them; the video is on disk. */
@@ -184,20 +182,28 @@ export async function main(argv: string[]): Promise<number> {
       void pipeline.cancel({ jobId, by: 'Ctrl-C' });
     };
     process.on('SIGINT', onSigint);
-    events.on('progress', ({ jobId: id, data: progress }) => {
-      if (id === jobId) show(describeProgress(progress as unknown as JobProgress));
-    });
-    const timer = setInterval(async () => {
-      if ((await pipeline.queue.state(jobId)) === 'waiting')
-        show(describeProgress(undefined, await pipeline.queue.position(jobId)));
-    }, 1_000);
-    timer.unref();
+    // The CLI plays the bot for its one job: the worker's progress reaches this line through the
+    // same tracker and status text as a chat status message.
+    const tracker = new BotStatusTracker(
+      pipeline.connection,
+      pipeline.queue,
+      {
+        show: async (_snapshot, view) => {
+          if (!cancelling) show(progressLine(view));
+          return true;
+        },
+      },
+      log,
+      { prefix, platform: 'cli', minIntervalMs: 250 },
+    );
+    await tracker.start();
+    await tracker.track(jobId);
 
     let result: VideoResult;
     try {
       result = (await job.waitUntilFinished(events)) as VideoResult;
     } catch (error) {
-      clearInterval(timer);
+      await tracker.close();
       if (interactive) process.stderr.write('\n');
       const message = (error as Error).message;
       if (cancelling || /^cancelled/.test(message)) {
@@ -210,7 +216,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.failed;
     } finally {
       process.off('SIGINT', onSigint);
-      clearInterval(timer);
+      await tracker.close();
     }
     if (interactive) process.stderr.write('\n');
     const out = flags.get('out') ?? `kinema-${request.seed}.mp4`;

@@ -56,8 +56,12 @@ export interface JobProgress {
 }
 
 export interface VideoResult {
-  /** Key of the stored mp4 (H.264, yuv420p, faststart). */
+  /** Key of the stored mp4 (H.264, yuv420p, faststart); deleted once delivered. */
   videoKey: string;
+  /** A small JPEG still of the first frame, kept for STORAGE_TTL_DAYS. */
+  posterKey?: string;
+  /** The last frame at full resolution (PNG), kept for STORAGE_TTL_DAYS: an extension starts from it. */
+  lastFrameKey?: string;
   bytes: number;
   durationSeconds?: number;
   width?: number;

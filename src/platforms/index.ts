@@ -1,15 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import type { ModelId } from '../core/request.js';
 import type { Logger } from '../log.js';
-import type { Pipeline } from '../pipeline.js';
+import type { GenerationService } from '../service/generation-service.js';
 import type { PublicLinks } from '../service/public-links.js';
 
+/** What an entry point hands every platform: the service is their only door to jobs. */
 export interface PlatformContext {
   config: Config;
-  pipeline: Pipeline;
+  service: GenerationService;
+  /** For the platform's own bookkeeping (which message shows which job). */
+  redis: Redis;
   log: Logger;
-  defaultModel: ModelId;
   /** Links to videos too large to upload, served by `httpRoutes`. */
   links: PublicLinks;
   /**

@@ -2,6 +2,7 @@ import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeliveryJobData, GenerationJobData, JobOutcome } from '../core/job.js';
 import type { Logger } from '../log.js';
+import { RedisFileStore } from '../storage/redis-files.js';
 
 /**
  * Outcomes travel from whichever worker finished a job to the bot process that owns the chat
@@ -56,12 +57,29 @@ export class Deliveries {
 
 export type DeliveryHandler = (delivery: DeliveryJobData, job: Job<DeliveryJobData>) => Promise<void>;
 
-/** Runs in the bot process: posts each outcome with the platform's reporter. */
+/**
+ * Runs in the bot process: posts each outcome with the platform's reporter. Once a video is posted
+ * it leaves Redis (unless a public link keeps it); results kept in a bucket are never in Redis, so
+ * the Redis store is all this needs to know of storage.
+ */
 export class DeliveryWorker {
   private readonly worker: Worker<DeliveryJobData>;
+  private readonly results: RedisFileStore;
 
   constructor(connection: Redis, prefix: string, queueName: string, handler: DeliveryHandler, log: Logger) {
-    this.worker = new Worker<DeliveryJobData>(queueName, (job) => handler(job.data, job), {
+    this.results = new RedisFileStore(connection, { prefix });
+    const deliver = async (job: Job<DeliveryJobData>) => {
+      await handler(job.data, job);
+      const { outcome } = job.data;
+      if (outcome.kind !== 'succeeded') return;
+      // Posted is what matters; a video that could not be deleted still expires (RESULT_TTL_HOURS).
+      await this.results
+        .deleteUnlessKept(outcome.result.videoKey)
+        .catch((error) =>
+          log.warn({ err: error, jobId: job.data.jobId }, 'could not delete a delivered video'),
+        );
+    };
+    this.worker = new Worker<DeliveryJobData>(queueName, deliver, {
       connection,
       prefix,
       concurrency: 4,

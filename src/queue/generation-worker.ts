@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { BackendOutput, BackendProgress, VideoBackend } from '../backends/backend.js';
+import type { BackendOutput, VideoBackend } from '../backends/backend.js';
 import {
   AmbiguousSubmitError,
   CancelledError,
@@ -13,7 +13,7 @@ import {
   isPermanent,
   TransientError,
 } from '../core/errors.js';
-import type { GenerationJobData, JobProgress, RemoteTaskRef, VideoResult } from '../core/job.js';
+import type { GenerationJobData, RemoteTaskRef, VideoResult } from '../core/job.js';
 import { type Logger, redactText } from '../log.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { InputStore } from '../storage/inputs.js';
@@ -21,6 +21,7 @@ import type { CancelBroadcast } from './cancel.js';
 import { GENERATE_QUEUE } from './connection.js';
 import type { Deliveries } from './delivery.js';
 import { retryDelay } from './generation-queue.js';
+import { WorkerProgressWriter } from './worker-progress-writer.js';
 
 /** What the worker needs to know of a finished file; `media/video.ts` provides the real one. */
 export interface PreparedVideo {
@@ -28,6 +29,8 @@ export interface PreparedVideo {
   durationSeconds?: number;
   width?: number;
   height?: number;
+  /** Stills the preparer wrote (a JPEG poster, the last frame as PNG); kept for STORAGE_TTL_DAYS. */
+  stills?: { poster?: string; lastFrame?: string };
 }
 export type VideoPreparer = (inputPath: string, outputPath: string) => Promise<PreparedVideo>;
 
@@ -41,7 +44,7 @@ export interface GenerationWorkerOptions {
   maxStalledCount?: number;
   /** Submit again after an interrupted submission (the first may have been billed). */
   resubmitAmbiguous?: boolean;
-  /** Least time between two progress writes of one job, unless the phase changes. */
+  /** Least time between two progress writes of one job, unless the phase changes (WorkerProgressWriter). */
   progressIntervalMs?: number;
   /** Active jobs get this long to finish on shutdown, then are handed to another worker. */
   shutdownGraceMs?: number;
@@ -133,7 +136,7 @@ export class GenerationWorker {
     const jobId = job.id!;
     const log = this.deps.log.child({ jobId, attempt: job.attemptsMade + 1 });
     const abort = signal ?? new AbortController().signal;
-    const progress = new ProgressWriter(job, this.opts.progressIntervalMs);
+    const progress = new WorkerProgressWriter(job, this.opts.progressIntervalMs);
     const started = Date.now();
     let remote = job.data.remote;
     const ignored = this.deps.backend
@@ -174,7 +177,7 @@ export class GenerationWorker {
                 remote = ref;
                 await job.updateData({ ...job.data, remote: ref });
               },
-              progress: (update) => void progress.fromBackend(update),
+              progress: (update) => void progress.write(update),
             },
             abort,
           );
@@ -196,14 +199,15 @@ export class GenerationWorker {
 
       let output: BackendOutput | undefined;
       for await (const event of this.deps.backend.follow(ref, backendJob, abort)) {
-        if (event.type === 'progress') await progress.fromBackend({ ...event.progress });
+        if (event.type === 'progress') await progress.write(event.progress);
         else output = event.output;
       }
       if (!output) throw new TransientError('the backend finished without a video');
       await progress.write({ phase: 'encoding', percent: 99, detail: 'preparing the video' }, true);
-      const prepared = await this.storeResult(jobId, output, abort);
+      const { prepared, stillKeys } = await this.storeResult(jobId, output, abort);
       const result: VideoResult = {
         videoKey: `result-${jobId}`,
+        ...stillKeys,
         bytes: prepared.bytes,
         durationSeconds: prepared.durationSeconds,
         width: prepared.width,
@@ -247,7 +251,10 @@ export class GenerationWorker {
     }
   }
 
-  /** Streams the backend's file to disk, prepares it for chat, and stores it in chunks. */
+  /**
+   * Streams the backend's file to disk, prepares it for chat, and stores it: the video until it is
+   * delivered, its poster and last frame (what reruns and extensions need) for STORAGE_TTL_DAYS.
+   */
   private async storeResult(jobId: string, output: BackendOutput, signal: AbortSignal) {
     const dir = await mkdtemp(join(this.opts.tmpDir, 'kinema-'));
     try {
@@ -256,8 +263,21 @@ export class GenerationWorker {
       const download = await this.deps.backend.download(output, signal);
       await pipeline(download.stream, createWriteStream(raw), { signal });
       const prepared = await this.deps.prepareVideo(raw, ready);
-      await this.deps.results.putStream(`result-${jobId}`, createReadStream(ready), 'video/mp4');
-      return prepared;
+      const { results } = this.deps;
+      await results.putStream(`result-${jobId}`, createReadStream(ready), 'video/mp4', {
+        lifetime: 'result',
+      });
+      const stillKeys: Pick<VideoResult, 'posterKey' | 'lastFrameKey'> = {};
+      const { poster, lastFrame } = prepared.stills ?? {};
+      if (poster) {
+        stillKeys.posterKey = `poster-${jobId}`;
+        await results.putStream(stillKeys.posterKey, createReadStream(poster), 'image/jpeg');
+      }
+      if (lastFrame) {
+        stillKeys.lastFrameKey = `last-frame-${jobId}`;
+        await results.putStream(stillKeys.lastFrameKey, createReadStream(lastFrame), 'image/png');
+      }
+      return { prepared, stillKeys };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -292,58 +312,5 @@ export class GenerationWorker {
       await this.deps.cancels.close();
     })();
     return this.closing;
-  }
-}
-
-/** Writes progress to the job, at most once per interval unless the phase changes; percent never goes back. */
-class ProgressWriter {
-  private last?: JobProgress;
-  private lastWrite = 0;
-  private trailing?: NodeJS.Timeout;
-
-  constructor(
-    private readonly job: Job<GenerationJobData, VideoResult>,
-    private readonly intervalMs: number,
-  ) {}
-
-  fromBackend(update: BackendProgress): Promise<void> {
-    return this.write({ ...update });
-  }
-
-  async write(update: Omit<JobProgress, 'updatedAt'>, force = false): Promise<void> {
-    const previous = this.last;
-    const samePhase = previous?.phase === update.phase;
-    const percent =
-      update.percent === undefined
-        ? samePhase
-          ? previous?.percent
-          : undefined
-        : Math.max(update.percent, samePhase ? (previous?.percent ?? 0) : 0);
-    const next: JobProgress = {
-      ...update,
-      percent,
-      taskId: update.taskId ?? previous?.taskId ?? this.job.data.remote?.taskId,
-      updatedAt: Date.now(),
-    };
-    this.last = next;
-    const now = Date.now();
-    clearTimeout(this.trailing);
-    if (!force && samePhase && now - this.lastWrite < this.intervalMs) {
-      // Throttled, but the latest value still lands once the interval is over.
-      this.trailing = setTimeout(() => void this.flush(next), this.intervalMs - (now - this.lastWrite));
-      this.trailing.unref();
-      return;
-    }
-    await this.flush(next);
-  }
-
-  private async flush(progress: JobProgress): Promise<void> {
-    if (progress !== this.last) return;
-    this.lastWrite = Date.now();
-    await this.job.updateProgress(progress as never).catch(() => undefined);
-  }
-
-  stop(): void {
-    clearTimeout(this.trailing);
   }
 }

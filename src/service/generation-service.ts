@@ -1,36 +1,69 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { TransientError, UserFacingError } from '../core/errors.js';
 import type { GenerationJobData, ReportTarget, Requester } from '../core/job.js';
-import { MODEL_PROFILES } from '../core/models.js';
 import {
   finaliseRequest,
   type GenerationRequest,
   type GenerationSettings,
   type ModelId,
   resolveSeed,
-  type StoredImage,
 } from '../core/request.js';
-import type { Pipeline } from '../pipeline.js';
-import type { CancelResult } from '../queue/cancel.js';
+import type { Logger } from '../log.js';
+import type { CancelRequest, CancelResult } from '../queue/cancel.js';
+import { deliveryQueueName } from '../queue/connection.js';
+import type { GenerationQueue } from '../queue/generation-queue.js';
 import type { JobRecord } from '../queue/records.js';
-import { backendStatus } from '../queue/worker-health.js';
+import type { BackendStatus } from '../queue/worker-health.js';
+import type { BlobStore } from '../storage/blobs.js';
+import type { InputStore } from '../storage/inputs.js';
+import { type Check, evaluate, type Origin, STAGES, type Stage, standardChecks } from './checks.js';
+import { type ImageSource, InputImages } from './input-images.js';
+import { type FeedOptions, PlatformFeed, type StatusSink } from './platform-feed.js';
+import { type Refusal, RefusedError } from './refusals.js';
 import { UserJobs } from './user-jobs.js';
+
+/** What the service is given by the entry point that wires it (main.ts, or a test). */
+export interface ServiceDeps {
+  redis: Redis;
+  prefix: string;
+  queue: GenerationQueue;
+  inputs: InputStore;
+  results: BlobStore;
+  cancel(request: CancelRequest): Promise<CancelResult>;
+  backendStatus(): Promise<BackendStatus>;
+  log: Logger;
+}
 
 export interface ServiceLimits {
   maxRunningPerUser: number;
   maxWaitingPerUser: number;
 }
 
+export interface ServiceSettings {
+  defaultModel: ModelId;
+  limits: ServiceLimits;
+  maxInputBytes: number;
+  /** Rules beyond the standard ones (checks.ts), evaluated with them. */
+  extraChecks?: Check[];
+}
+
 export interface SubmitInput {
   /** Derived from the chat event, so a redelivered event or a double click enqueues once. */
   jobId: string;
   settings: GenerationSettings;
-  images: { input_image: StoredImage; end_frame?: StoredImage };
-  requester: Requester;
+  images: { input_image: ImageSource; end_frame?: ImageSource };
+  origin: Origin;
   reportTo: ReportTarget;
-  deliverVia: string;
   notes?: string[];
+}
+
+export interface RerunInput {
+  /** From the click or reaction, so two deliveries of it start one job. */
+  jobId: string;
+  origin: Origin;
+  reportTo: ReportTarget;
 }
 
 export interface Submitted {
@@ -48,26 +81,38 @@ export interface Actor {
   canModerate: boolean;
 }
 
+export type QueuePosition = { position: number; of: number };
+
 /** Deletes a lock only if it is still ours (it may have expired and been taken by another request). */
 const RELEASE_LOCK =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-
-/** Thrown when a user is over their cap; the message says where their jobs stand. */
-export class OverLimitError extends UserFacingError {}
+/** Long enough for the checks, an image download (30 s at most) and the enqueue. */
+const USER_LOCK_MS = 60_000;
 
 /**
- * What every chat surface does with jobs: submit under the caps, rerun with a new seed, cancel
- * with the owner check. Platform adapters call this and only render its answers.
+ * The platforms' only door: everything about a job except parsing, drawing and sending. Submit
+ * (checks, store the image, enqueue), rerun, cancel, withdraw, the queue position, the stored
+ * result, and the bot-side feed of progress and outcomes. Platforms render what it answers.
  */
 export class GenerationService {
-  readonly userJobs: UserJobs;
+  private readonly userJobs: UserJobs;
+  private readonly images: InputImages;
+  private readonly checks: Check[];
 
   constructor(
-    readonly pipeline: Pipeline,
-    private readonly defaultModel: ModelId,
-    private readonly limits: ServiceLimits,
+    private readonly deps: ServiceDeps,
+    private readonly settings: ServiceSettings,
   ) {
-    this.userJobs = new UserJobs(pipeline.connection, pipeline.options.prefix, pipeline.queue);
+    this.userJobs = new UserJobs(deps.redis, deps.prefix, deps.queue);
+    this.images = new InputImages(deps.inputs, settings.maxInputBytes);
+    this.checks = [
+      ...standardChecks({
+        load: (requester) => this.userJobs.load(this.scope(requester)),
+        limits: settings.limits,
+        backendStatus: () => deps.backendStatus(),
+      }),
+      ...(settings.extraChecks ?? []),
+    ];
   }
 
   private scope(requester: Requester) {
@@ -75,15 +120,31 @@ export class GenerationService {
   }
 
   /**
-   * Runs the caps check and the enqueue for one person at a time, so concurrent requests (or a
-   * burst of reactions) cannot all pass the check before any of them is counted.
+   * The first refusal of the checks up to `upTo`, for a platform that answers before a request
+   * exists (a form about to open, a form being validated). Submit and rerun check everything again.
+   */
+  async refusal(origin: Origin, upTo: Stage = 'access'): Promise<Refusal | undefined> {
+    return (await evaluate(this.checks, origin, STAGES.slice(0, STAGES.indexOf(upTo) + 1))).refusal;
+  }
+
+  /** Throws the refusal of the stages, or returns their notices. */
+  private async admit(origin: Origin, stages: readonly Stage[]): Promise<string[]> {
+    const { refusal, notices } = await evaluate(this.checks, origin, stages);
+    if (refusal) throw new RefusedError(refusal);
+    return notices;
+  }
+
+  /**
+   * Runs the checks and the enqueue for one person at a time, so concurrent requests (or a burst
+   * of reactions) cannot all pass the caps before any of them is counted.
    */
   private async underUserLock<T>(requester: Requester, work: () => Promise<T>): Promise<T> {
-    const redis = this.pipeline.connection;
-    const key = `${this.pipeline.options.prefix}:user-lock:${this.scope(requester)}`;
+    const { redis } = this.deps;
+    const key = `${this.deps.prefix}:user-lock:${this.scope(requester)}`;
     const token = randomUUID();
-    for (let attempt = 0; (await redis.set(key, token, 'PX', 15_000, 'NX')) !== 'OK'; attempt += 1) {
-      if (attempt >= 200) throw new TransientError('too many requests at once; please try again');
+    const giveUpAt = Date.now() + USER_LOCK_MS;
+    while ((await redis.set(key, token, 'PX', USER_LOCK_MS, 'NX')) !== 'OK') {
+      if (Date.now() > giveUpAt) throw new TransientError('too many requests at once; please try again');
       await sleep(25);
     }
     try {
@@ -93,107 +154,91 @@ export class GenerationService {
     }
   }
 
-  async checkLimits(requester: Requester): Promise<void> {
-    const load = await this.userJobs.load(this.scope(requester));
-    const { maxRunningPerUser, maxWaitingPerUser } = this.limits;
-    const inFlight = load.running + load.waiting;
-    // BullMQ cannot hold back one user's jobs (groups are Pro), so the caps are checked here, at
-    // enqueue, on everything the person has in flight.
-    if (inFlight >= maxRunningPerUser + maxWaitingPerUser) {
-      throw new OverLimitError(
-        `you already have ${load.running} video${load.running === 1 ? '' : 's'} rendering and ${load.waiting} waiting ` +
-          `(at most ${maxRunningPerUser} rendering and ${maxWaitingPerUser} waiting per person). ` +
-          'Wait for one to finish, or cancel one with ❌.',
-      );
-    }
+  private async existing(jobId: string): Promise<Submitted | undefined> {
+    const job = await this.deps.queue.queue.getJob(jobId);
+    return job ? { jobId, duplicate: true, request: job.data.request } : undefined;
   }
 
-  /**
-   * Refuses when every worker says its backend is down (a job would only wait); warns when no worker
-   * is online at all (it may just be restarting, so the job is queued).
-   */
-  async checkBackend(): Promise<string | undefined> {
-    const status = await backendStatus(this.pipeline.connection, this.pipeline.options.prefix);
-    if (status.online > 0 && status.healthy === 0) {
-      throw new UserFacingError(
-        `the video backend is down right now (${status.problems.join('; ') || 'no details'}); nothing was queued, please try again later`,
-      );
-    }
-    return status.online === 0
-      ? 'No render worker is online right now; your video will start as soon as one is back.'
-      : undefined;
-  }
-
+  /** Checks every rule once, copies the images to storage, and enqueues. */
   async submit(input: SubmitInput): Promise<Submitted> {
-    const existing = await this.pipeline.queue.queue.getJob(input.jobId);
-    if (existing) return { jobId: input.jobId, duplicate: true, request: existing.data.request };
-    return this.underUserLock(input.requester, async () => {
-      await this.checkLimits(input.requester);
-      const notice = await this.checkBackend();
-      const request = finaliseRequest(input.settings, input.images, this.defaultModel);
-      const submitted = await this.enqueue(input.jobId, {
-        request,
-        requester: input.requester,
-        reportTo: input.reportTo,
-        deliverVia: input.deliverVia,
-        createdAt: Date.now(),
-        notes: input.notes ?? [],
-      });
-      return { ...submitted, notice };
+    await this.admit(input.origin, ['access']);
+    const existing = await this.existing(input.jobId);
+    if (existing) return existing;
+    return this.underUserLock(input.origin.requester, async () => {
+      const notices = await this.admit(input.origin, ['capacity', 'service']);
+      const input_image = await this.images.store(input.images.input_image, 'image');
+      const end_frame = input.images.end_frame
+        ? await this.images.store(input.images.end_frame, 'end frame')
+        : undefined;
+      const request = finaliseRequest(input.settings, { input_image, end_frame }, this.settings.defaultModel);
+      return this.enqueue(
+        input.jobId,
+        input.origin,
+        { request, reportTo: input.reportTo, notes: input.notes },
+        notices,
+      );
     });
   }
 
-  private async enqueue(jobId: string, data: GenerationJobData): Promise<Submitted> {
-    const result = await this.pipeline.queue.enqueue(jobId, data);
-    if (!result.duplicate) await this.userJobs.add(this.scope(data.requester), jobId);
-    return { jobId, duplicate: result.duplicate, request: data.request };
+  private async enqueue(
+    jobId: string,
+    origin: Origin,
+    job: { request: GenerationRequest; reportTo: ReportTarget; parentJobId?: string; notes?: string[] },
+    notices: string[],
+  ): Promise<Submitted> {
+    const data: GenerationJobData = {
+      request: job.request,
+      requester: origin.requester,
+      reportTo: job.reportTo,
+      deliverVia: deliveryQueueName(origin.requester.platform),
+      ...(job.parentJobId ? { parentJobId: job.parentJobId } : {}),
+      createdAt: Date.now(),
+      notes: job.notes ?? [],
+    };
+    const result = await this.deps.queue.enqueue(jobId, data);
+    if (!result.duplicate) await this.userJobs.add(this.scope(origin.requester), jobId);
+    return { jobId, duplicate: result.duplicate, request: data.request, notice: notices[0] };
   }
 
   async record(jobId: string): Promise<JobRecord | undefined> {
-    return this.pipeline.queue.records.get(jobId);
+    return this.deps.queue.records.get(jobId);
   }
 
   /**
    * Same image, prompt and settings, a new seed; the parent is linked. `jobId` comes from the
    * click or reaction, so two deliveries of it start one job.
    */
-  async rerun(
-    parentJobId: string,
-    input: { jobId: string; requester: Requester; reportTo: ReportTarget; deliverVia: string },
-  ): Promise<Submitted> {
+  async rerun(parentJobId: string, input: RerunInput): Promise<Submitted> {
+    await this.admit(input.origin, ['access']);
     const parent = await this.record(parentJobId);
     if (!parent) {
       throw new UserFacingError(
         'that video is too old to rerun (its settings have expired); start a new /animate',
       );
     }
-    const existing = await this.pipeline.queue.queue.getJob(input.jobId);
-    if (existing) return { jobId: input.jobId, duplicate: true, request: existing.data.request };
+    const existing = await this.existing(input.jobId);
+    if (existing) return existing;
+    const { redis, prefix } = this.deps;
     // A double click or a reaction added twice within a few seconds is one rerun.
-    const lock = `${this.pipeline.options.prefix}:rerun-lock:${parentJobId}:${input.requester.userId}`;
-    if ((await this.pipeline.connection.set(lock, input.jobId, 'EX', 10, 'NX')) !== 'OK') {
-      const holder = (await this.pipeline.connection.get(lock)) ?? input.jobId;
+    const lock = `${prefix}:rerun-lock:${parentJobId}:${input.origin.requester.userId}`;
+    if ((await redis.set(lock, input.jobId, 'EX', 10, 'NX')) !== 'OK') {
+      const holder = (await redis.get(lock)) ?? input.jobId;
       return { jobId: holder, duplicate: true, request: parent.request };
     }
     try {
-      return await this.underUserLock(input.requester, async () => {
-        await this.checkLimits(input.requester);
-        const notice = await this.checkBackend();
+      return await this.underUserLock(input.origin.requester, async () => {
+        const notices = await this.admit(input.origin, ['capacity', 'service']);
         const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
-        const submitted = await this.enqueue(input.jobId, {
-          request,
-          requester: input.requester,
-          reportTo: input.reportTo,
-          deliverVia: input.deliverVia,
-          parentJobId,
-          createdAt: Date.now(),
-          notes: [],
-        });
-        return { ...submitted, notice };
+        return this.enqueue(
+          input.jobId,
+          input.origin,
+          { request, reportTo: input.reportTo, parentJobId },
+          notices,
+        );
       });
     } catch (error) {
       // Refused (caps, backend down): the next click must be able to try again.
-      await this.pipeline.connection.del(lock);
+      await redis.del(lock);
       throw error;
     }
   }
@@ -203,12 +248,28 @@ export class GenerationService {
     const record = await this.record(jobId);
     if (!record) return 'unknown';
     if (record.requester.userId !== actor.userId && !actor.canModerate) {
-      throw new UserFacingError('only the person who asked for this video (or a moderator) can cancel it');
+      throw new RefusedError({ reason: 'not-owner' });
     }
-    return this.pipeline.cancel({ jobId, by: actor.displayName ?? actor.userId });
+    return this.deps.cancel({ jobId, by: actor.displayName ?? actor.userId });
   }
 
-  modelLabel(model: ModelId): string {
-    return MODEL_PROFILES[model].label;
+  /** Takes back a job nobody can follow (its status message could not be posted). */
+  async withdraw(jobId: string): Promise<void> {
+    await this.deps.cancel({ jobId, by: 'Kinema' });
+  }
+
+  /** 1-based place among waiting jobs; undefined once it left the line. */
+  position(jobId: string): Promise<QueuePosition | undefined> {
+    return this.deps.queue.position(jobId);
+  }
+
+  /** The finished video, streamed from storage; undefined once it expired. */
+  openResult(videoKey: string) {
+    return this.deps.results.open(videoKey);
+  }
+
+  /** The bot-side feed of one platform: status edits through `sink`, outcomes to its deliverer. */
+  feed(platform: string, sink: StatusSink, options: FeedOptions): PlatformFeed {
+    return new PlatformFeed(this.deps, platform, sink, options);
   }
 }

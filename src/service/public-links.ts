@@ -23,6 +23,8 @@ export class PublicLinks {
 
   async create(videoKey: string, filename: string): Promise<string | undefined> {
     if (!this.baseUrl) return undefined;
+    // The video must outlive its link: pinned, it is neither deleted on delivery nor expires first.
+    await this.blobs.keep(videoKey, this.ttlSeconds);
     const token = randomBytes(18).toString('base64url');
     await this.redis.set(`${this.prefix}:public:${token}`, videoKey, 'EX', this.ttlSeconds);
     return `${this.baseUrl.replace(/\/$/, '')}/videos/${token}/${encodeURIComponent(filename)}`;

@@ -1,115 +1,92 @@
 import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
+import type { BlobMeta, FileStore, OpenedBlob } from './file-store.js';
+import { RedisFileStore } from './redis-files.js';
+
+export type { BlobMeta, OpenedBlob } from './file-store.js';
+export { BlobTooLargeError } from './file-store.js';
 
 /**
- * Binary objects kept in the Redis every process already shares, in fixed-size chunks so no side
- * holds a whole video in memory. Workers on other machines reach them with no extra service.
+ * Every stored file (input images, result videos, their stills) goes through here, so the rest of
+ * the code neither knows nor cares whether it lives in Redis or in an S3-compatible bucket.
+ *
+ * Lifetimes: `stored` files (inputs, poster and last frame) are kept for `ttlSeconds`
+ * (STORAGE_TTL_DAYS). A `result` video in Redis lives `resultTtlSeconds` (RESULT_TTL_HOURS) and is
+ * deleted once delivered (queue/delivery.ts), unless `keep` pinned it for a public link. With
+ * object storage everything goes to the bucket and is kept for `ttlSeconds`; files that were in
+ * Redis before the bucket was configured stay readable until they expire.
  */
 
-export interface BlobMeta {
-  bytes: number;
-  contentType: string;
-  chunks: number;
+export type Lifetime = 'stored' | 'result';
+
+export interface PutOptions {
+  /** Larger sources are refused with BlobTooLargeError and leave nothing behind. */
+  maxBytes?: number;
+  /** Default `stored`. */
+  lifetime?: Lifetime;
 }
 
 export interface BlobStoreOptions {
   prefix: string;
   ttlSeconds: number;
+  /** How long an undelivered result stays in Redis. Default `ttlSeconds`. */
+  resultTtlSeconds?: number;
   chunkBytes?: number;
-}
-
-export class BlobTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`the file is larger than ${Math.round(limit / 1024 / 1024)} MiB`);
-    this.name = 'BlobTooLargeError';
-  }
+  /** An S3-compatible bucket that takes every new file instead of Redis. */
+  objects?: FileStore;
 }
 
 export class BlobStore {
-  private readonly chunkBytes: number;
+  private readonly redisFiles: RedisFileStore;
+  private readonly objects?: FileStore;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly options: BlobStoreOptions,
   ) {
-    this.chunkBytes = options.chunkBytes ?? 256 * 1024;
+    this.redisFiles = new RedisFileStore(redis, { prefix: options.prefix, chunkBytes: options.chunkBytes });
+    this.objects = options.objects;
   }
 
-  private key(name: string, part: 'meta' | 'data') {
-    return `${this.options.prefix}:blob:${name}:${part}`;
+  /** Where new files go. */
+  private get primary(): FileStore {
+    return this.objects ?? this.redisFiles;
   }
 
-  async put(name: string, data: Buffer, contentType: string): Promise<BlobMeta> {
-    return this.putStream(name, Readable.from([data]), contentType);
+  /** Where a file may still be from before the bucket was configured. */
+  private get fallback(): FileStore | undefined {
+    return this.objects ? this.redisFiles : undefined;
   }
 
-  /** Writes under a temporary key and renames at the end, so readers never see half a file. */
-  async putStream(
+  get usesObjectStorage(): boolean {
+    return Boolean(this.objects);
+  }
+
+  put(name: string, data: Buffer, contentType: string, options: PutOptions = {}): Promise<BlobMeta> {
+    return this.putStream(name, Readable.from([data]), contentType, options);
+  }
+
+  /** Readers see the old file or the whole new one, never half of it. */
+  putStream(
     name: string,
     source: AsyncIterable<Buffer | Uint8Array>,
     contentType: string,
-    maxBytes = Infinity,
-  ) {
-    const tmp = `${name}.partial-${process.pid}-${Date.now()}`;
-    const tmpData = this.key(tmp, 'data');
-    let bytes = 0;
-    let chunks = 0;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const flush = async (all: boolean) => {
-      while (pendingBytes >= this.chunkBytes || (all && pendingBytes > 0)) {
-        const joined = Buffer.concat(pending);
-        const chunk = joined.subarray(0, this.chunkBytes);
-        const rest = joined.subarray(chunk.length);
-        await this.redis.rpush(tmpData, chunk);
-        chunks += 1;
-        pending = rest.length > 0 ? [rest] : [];
-        pendingBytes = rest.length;
-      }
-    };
-    try {
-      for await (const part of source) {
-        const buffer = Buffer.isBuffer(part) ? part : Buffer.from(part);
-        bytes += buffer.length;
-        if (bytes > maxBytes) throw new BlobTooLargeError(maxBytes);
-        pending.push(buffer);
-        pendingBytes += buffer.length;
-        await flush(false);
-      }
-      await flush(true);
-      const meta: BlobMeta = { bytes, contentType, chunks };
-      const ttl = this.options.ttlSeconds;
-      const multi = this.redis.multi();
-      if (chunks > 0) multi.rename(tmpData, this.key(name, 'data')).expire(this.key(name, 'data'), ttl);
-      else multi.del(this.key(name, 'data'));
-      multi.set(this.key(name, 'meta'), JSON.stringify(meta), 'EX', ttl);
-      await multi.exec();
-      return meta;
-    } catch (error) {
-      await this.redis.del(tmpData);
-      throw error;
-    }
+    options: PutOptions = {},
+  ): Promise<BlobMeta> {
+    const shortLived = options.lifetime === 'result' && !this.objects;
+    const ttlSeconds = shortLived
+      ? (this.options.resultTtlSeconds ?? this.options.ttlSeconds)
+      : this.options.ttlSeconds;
+    return this.primary.putStream(name, source, contentType, { ttlSeconds, maxBytes: options.maxBytes });
   }
 
   async meta(name: string): Promise<BlobMeta | undefined> {
-    const raw = await this.redis.get(this.key(name, 'meta'));
-    return raw ? (JSON.parse(raw) as BlobMeta) : undefined;
+    return (await this.primary.meta(name)) ?? (await this.fallback?.meta(name));
   }
 
-  /** Streams the blob chunk by chunk; undefined when it expired or never existed. */
-  async open(name: string): Promise<{ meta: BlobMeta; stream: Readable } | undefined> {
-    const meta = await this.meta(name);
-    if (!meta) return undefined;
-    const redis = this.redis;
-    const dataKey = this.key(name, 'data');
-    async function* chunks() {
-      for (let index = 0; index < meta!.chunks; index += 1) {
-        const chunk = await redis.lindexBuffer(dataKey, index);
-        if (!chunk) throw new Error(`stored file ${name} is incomplete (it may have expired)`);
-        yield chunk;
-      }
-    }
-    return { meta, stream: Readable.from(chunks()) };
+  /** Streams the file; undefined when it expired or never existed. */
+  async open(name: string): Promise<OpenedBlob | undefined> {
+    return (await this.primary.open(name)) ?? (await this.fallback?.open(name));
   }
 
   async read(name: string): Promise<Buffer | undefined> {
@@ -121,6 +98,16 @@ export class BlobStore {
   }
 
   async delete(name: string): Promise<void> {
-    await this.redis.del(this.key(name, 'meta'), this.key(name, 'data'));
+    await this.primary.delete(name);
+    await this.fallback?.delete(name);
+  }
+
+  /** Keeps the file at least `seconds` more, and out of `releaseDelivered`'s reach (a public link points to it). */
+  async keep(name: string, seconds: number): Promise<boolean> {
+    return (await this.primary.keep(name, seconds)) || Boolean(await this.fallback?.keep(name, seconds));
+  }
+
+  async close(): Promise<void> {
+    await this.objects?.close?.();
   }
 }

@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import {
-  buildGraph,
-  DEFAULT_MODEL_FILES,
-  DEFAULT_NEGATIVE_PROMPT,
-  loadTemplate,
-} from '../../src/backends/comfyui/workflow.js';
+import { buildGraph } from '../../src/backends/comfyui/graph.js';
+import { DEFAULT_MODEL_FILES } from '../../src/backends/comfyui/model-files.js';
+import { DEFAULT_NEGATIVE_PROMPT } from '../../src/backends/comfyui/options.js';
+import { loadTemplate } from '../../src/backends/comfyui/template.js';
 import { type FakeComfy, type FakeComfyOptions, startFakeComfy, waitUntil } from '../fakes/comfyui/index.js';
 
 /** The fake itself speaks the protocol of shared/specs/comfyui-api.md (§2–§6, §11). */

@@ -3,18 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComfyBackend } from '../../src/backends/comfyui/backend.js';
-import { ProgressTracker } from '../../src/backends/comfyui/progress.js';
-import {
-  buildGraph,
-  type ComfyGraph,
-  DEFAULT_MODEL_FILES,
-  DEFAULT_NEGATIVE_PROMPT,
-  describeIgnoredSettings,
-  frameSize,
-  loadTemplate,
-  parseTemplate,
-  pickVideoOutput,
-} from '../../src/backends/comfyui/workflow.js';
+import { buildGraph, frameSize } from '../../src/backends/comfyui/graph.js';
+import { describeIgnoredSettings } from '../../src/backends/comfyui/ignored-settings.js';
+import { DEFAULT_MODEL_FILES } from '../../src/backends/comfyui/model-files.js';
+import { NodeProgress } from '../../src/backends/comfyui/node-progress.js';
+import type { ComfyGraph } from '../../src/backends/comfyui/nodes.js';
+import { DEFAULT_NEGATIVE_PROMPT } from '../../src/backends/comfyui/options.js';
+import { pickVideoOutput } from '../../src/backends/comfyui/outputs.js';
+import { loadTemplate, parseTemplate } from '../../src/backends/comfyui/template.js';
 import { ConfigurationError } from '../../src/core/errors.js';
 import type { GenerationRequest, StoredImage } from '../../src/core/request.js';
 
@@ -259,7 +255,7 @@ describe('output picking', () => {
 
 describe('progress', () => {
   it('weights the sampler, stays monotonic and below 100', () => {
-    const tracker = new ProgressTracker(buildGraph(i2v, request(), options, files));
+    const tracker = new NodeProgress(buildGraph(i2v, request(), options, files));
     tracker.cached(['1', '2', '3', '4']);
     const start = tracker.percent();
     expect(start).toBeGreaterThan(0);

@@ -41,7 +41,9 @@ beforeAll(async () => {
     },
     // Two edits of an old message per minute: the 30046 test then does not depend on how fast the
     // job's progress edits follow each other (Discord does not publish the number, D7).
-    { oldMessageEditLimit: { count: 2, windowMs: 60_000 } },
+    // budget off until the bot paces itself per channel (issue 10 item 1): with it, the 30046 test's
+    // progress edits are held back by 429s until only two reach the old message, so no 30046 comes.
+    { oldMessageEditLimit: { count: 2, windowMs: 60_000 }, channelBudget: false },
   );
   await h.startBot();
   await h.startWorker(1);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { deployCommands } from '../../commands/deploy.js';
+import { deployCommands } from '../../deploy-commands.js';
 import { type Config, parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { normaliseForChat } from '../../src/media/video.js';
@@ -15,6 +15,7 @@ import { makeMp4, makePng, tempDir } from '../support/media.js';
 import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { ScriptedBackend } from '../support/scripted-backend.js';
 import { type ScriptedService, startScriptedService } from '../support/scripted-service.js';
+import { serviceFor } from '../support/service.js';
 
 export const MODERATORS_ROLE = '330000000000000001';
 const USERS = { alice: '310000000000000001', bob: '310000000000000002', mod: '310000000000000003' };
@@ -102,9 +103,9 @@ export async function startDiscordHarness(
       harness.bot = await startDiscord(
         {
           config,
-          pipeline,
+          service: serviceFor(pipeline, config),
+          redis: pipeline.connection,
           log,
-          defaultModel: 'wan2.1',
           links,
           httpRoutes: (req, res) => links.handle(req, res),
         },

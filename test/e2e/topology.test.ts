@@ -62,7 +62,7 @@ describe('a worker on the GPU box and the bot elsewhere, sharing Redis', () => {
       DISCORD_GUILD_ID: discord.guild().id,
       DISCORD_API_URL: discord.apiUrl,
     };
-    const deploy = spawnTs('commands/deploy.ts', {
+    const deploy = spawnTs('deploy-commands.ts', {
       ...discordEnv,
       KINEMA_ROLE: 'bot',
       REDIS_URL: TEST_REDIS_URL,

@@ -36,6 +36,7 @@ describe('probeVideo', () => {
       pixFmt: 'yuv420p',
       width: 320,
       height: 240,
+      frameRate: 24,
       fastStart: false,
     });
     expect(probe.hasAudio).toBe(false);

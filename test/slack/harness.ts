@@ -20,6 +20,7 @@ import { makeMp4, makePng, tempDir } from '../support/media.js';
 import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { ScriptedBackend } from '../support/scripted-backend.js';
 import { type ScriptedService, startScriptedService } from '../support/scripted-service.js';
+import { serviceFor } from '../support/service.js';
 
 export type SlackMode = 'http' | 'socket';
 
@@ -118,7 +119,7 @@ export async function startSlackHarness(
     target: { mode: 'socket' },
     async startBot() {
       harness.bot = await startSlack(
-        { config, pipeline, log, defaultModel: 'wan2.1', links, httpRoutes },
+        { config, service: serviceFor(pipeline, config), redis: pipeline.connection, log, links, httpRoutes },
         { statusIntervalMs: 150 },
       );
       harness.target =

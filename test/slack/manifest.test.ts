@@ -34,8 +34,8 @@ function listUnder(yaml: string, key: string): string[] {
   return items;
 }
 
-describe('commands/slack-manifest.yml', async () => {
-  const yaml = await readFile(new URL('../../commands/slack-manifest.yml', import.meta.url), 'utf8');
+describe('slack-manifest.yml', async () => {
+  const yaml = await readFile(new URL('../../slack-manifest.yml', import.meta.url), 'utf8');
 
   it('asks for exactly the scopes the adapter needs', () => {
     expect(listUnder(yaml, 'bot').sort()).toEqual(Object.keys(SCOPES).sort());

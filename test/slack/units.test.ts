@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { GenerationRequest } from '../../src/core/request.js';
-import type { SlackContext } from '../../src/platforms/slack/context.js';
-import { refusal } from '../../src/platforms/slack/intake.js';
+import { slackAccess } from '../../src/platforms/slack/intake.js';
+import { refusalText } from '../../src/platforms/slack/refusals.js';
 import { escapeMrkdwn, resultMessage, statusMessage } from '../../src/platforms/slack/render.js';
-import { EditBudget } from '../../src/platforms/slack/reporter.js';
 import { ADVANCED, readSettings, splitMessage } from '../../src/platforms/slack/settings.js';
+import { EditBudget } from '../../src/platforms/slack/status-sink.js';
+import { accessRefusal } from '../../src/service/checks.js';
 
 const request = {
   prompt: 'a <!channel> cat & <https://evil.example|click>',
@@ -90,10 +91,18 @@ describe('edit budget', () => {
 
 describe('channel allowlist', () => {
   it('answers everywhere when SLACK_ALLOWED_CHANNELS is empty, and only there otherwise', () => {
-    const context = (allowed: string[]) =>
-      ({ config: { SLACK_ALLOWED_CHANNELS: allowed } }) as unknown as SlackContext;
-    expect(refusal(context([]), 'C1')).toBeUndefined();
-    expect(refusal(context(['C1']), 'C1')).toBeUndefined();
-    expect(refusal(context(['C1']), 'C2')).toMatch(/not enabled here; try <#C1>/);
+    const refusal = (allowed: string[], channel: string) => {
+      const refused = accessRefusal(slackAccess({ SLACK_ALLOWED_CHANNELS: allowed }), {
+        channelId: channel,
+        isDirectMessage: channel.startsWith('D'),
+      });
+      return refused && refusalText(refused);
+    };
+    expect(refusal([], 'C1')).toBeUndefined();
+    expect(refusal(['C1'], 'C1')).toBeUndefined();
+    expect(refusal(['C1'], 'C2')).toMatch(/not enabled here; try <#C1>/);
+    // Direct messages are held to the list like any conversation.
+    expect(refusal([], 'D1')).toBeUndefined();
+    expect(refusal(['C1'], 'D1')).toMatch(/not enabled here; try <#C1>/);
   });
 });

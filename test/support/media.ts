@@ -178,3 +178,88 @@ export async function hasFfmpeg(): Promise<boolean> {
     });
   return (await check(ffmpegPath())) && (await check(ffprobePath()));
 }
+
+/** Quick H.264 yuv420p mp4 output options for test clips. */
+export const QUICK_H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
+const QUICK_H264_MP4 = [...QUICK_H264, '-f', 'mp4'];
+
+/**
+ * Two clips cut from one testsrc2 stream (every frame differs), the continuation starting on the
+ * original's last frame, as a continuation rendered from that frame does.
+ */
+export async function makeOverlappingClips(
+  originalPath: string,
+  continuationPath: string,
+  options: {
+    originalFrames: number;
+    continuationFrames: number;
+    width?: number;
+    height?: number;
+    fps?: number;
+  },
+): Promise<void> {
+  const { originalFrames, continuationFrames, width = 320, height = 240, fps = 16 } = options;
+  const cut = async (path: string, from: number, to: number) =>
+    runFfmpeg([
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${width}x${height}:rate=${fps}`,
+      '-vf',
+      `trim=start_frame=${from}:end_frame=${to},setpts=PTS-STARTPTS`,
+      ...QUICK_H264_MP4,
+      path,
+    ]);
+  await cut(originalPath, 0, originalFrames);
+  await cut(continuationPath, originalFrames - 1, originalFrames - 1 + continuationFrames);
+}
+
+/** A clip of solid colours, `framesEach` frames of each, in order. */
+export async function makeColourMp4(
+  path: string,
+  colours: string[],
+  options: { framesEach: number; fps?: number; size?: string },
+): Promise<void> {
+  const { framesEach, fps = 16, size = '64x48' } = options;
+  const inputs = colours.flatMap((colour) => ['-f', 'lavfi', '-i', `color=c=${colour}:s=${size}:r=${fps}`]);
+  const trims = colours.map((_, i) => `[${i}:v]trim=end_frame=${framesEach}[c${i}]`).join(';');
+  const concat = `${colours.map((_, i) => `[c${i}]`).join('')}concat=n=${colours.length}:v=1:a=0[out]`;
+  await runFfmpeg([
+    ...inputs,
+    '-filter_complex',
+    `${trims};${concat}`,
+    '-map',
+    '[out]',
+    ...QUICK_H264_MP4,
+    path,
+  ]);
+}
+
+export interface RgbImage {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/** Frame `index` of a video, decoded by ffmpeg on its own (a reference, independent of the code under test). */
+export async function decodeFrame(video: string, index: number, dir: string): Promise<RgbImage> {
+  const png = join(dir, `frame-${index}-${Math.random().toString(36).slice(2)}.png`);
+  await runFfmpeg(['-i', video, '-vf', `select=eq(n\\,${index})`, '-frames:v', '1', png]);
+  return rgbOf(png);
+}
+
+/** An image file's pixels as RGB. */
+export async function rgbOf(image: string | Buffer): Promise<RgbImage> {
+  const { data, info } = await sharp(image).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+/** Mean absolute difference per channel value (0–255) of two same-sized images. */
+export function meanDifference(a: RgbImage, b: RgbImage): number {
+  if (a.width !== b.width || a.height !== b.height) {
+    throw new Error(`sizes differ: ${a.width}x${a.height} vs ${b.width}x${b.height}`);
+  }
+  let sum = 0;
+  for (let i = 0; i < a.data.length; i += 1) sum += Math.abs(a.data[i]! - b.data[i]!);
+  return sum / a.data.length;
+}

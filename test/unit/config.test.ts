@@ -46,6 +46,62 @@ describe('configuration', () => {
     expect(missingId).not.toContain('super-secret-discord-token-value');
   });
 
+  it('names the cross-setting problems alongside the type errors', () => {
+    const message = problemsOf({ BACKEND: 'comfyui', LOG_LEVEL: 'loud' });
+    expect(message).toMatch(/LOG_LEVEL must be one of fatal/);
+    expect(message).toMatch(/COMFYUI_URL is required when BACKEND=comfyui/);
+
+    const many = problemsOf({
+      HTTP_PORT: 'eighty',
+      WORKER_CONCURRENCY: '0',
+      DISCORD_TOKEN: 'super-secret-discord-token-value',
+      SLACK_BOT_TOKEN: 'xoxb-super-secret-slack-token',
+      INFERENCE_APP: 'not an app',
+    });
+    for (const expected of [
+      /HTTP_PORT must be a whole number/,
+      /WORKER_CONCURRENCY must be a whole number from 1 to 64/,
+      /INFERENCE_APP must be namespace\/name/,
+      /INFERENCE_API_KEY is required when BACKEND=inference/,
+      /DISCORD_APPLICATION_ID is required when DISCORD_TOKEN is set/,
+      /SLACK_SIGNING_SECRET is required for the HTTP receiver/,
+    ]) {
+      expect(many).toMatch(expected);
+    }
+    expect(many).not.toContain('super-secret');
+    const storage = problemsOf({
+      KINEMA_ROLE: 'bot',
+      STORAGE_URL: 'not-a-bucket',
+      STORAGE_ACCESS_KEY_ID: 'AKIA-super-secret-id',
+    });
+    expect(storage).toMatch(/STORAGE_URL must be s3:\/\/bucket\/prefix/);
+    expect(storage).toMatch(/STORAGE_SECRET_ACCESS_KEY is required with the other STORAGE_\*_KEY setting/);
+    expect(storage).not.toContain('super-secret');
+    expect(many.split('\n').filter((line) => line.startsWith('  - '))).toHaveLength(6);
+  });
+
+  it('leaves out a cross check whose own inputs are invalid, instead of guessing', () => {
+    // With an unknown role nobody can say whether a backend is needed; the role itself is named.
+    const message = problemsOf({ KINEMA_ROLE: 'boss', BACKEND: 'comfyui' });
+    expect(message).toMatch(/KINEMA_ROLE must be bot, worker or all/);
+    expect(message).not.toMatch(/COMFYUI_URL/);
+    // An invalid application id is reported as invalid, not also as missing.
+    const badId = problemsOf({ KINEMA_ROLE: 'bot', DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: 'abc' });
+    expect(badId).toMatch(/DISCORD_APPLICATION_ID must be the numeric application id/);
+    expect(badId).not.toMatch(/is required when DISCORD_TOKEN/);
+  });
+
+  it('names a bad ComfyUI URL without its credentials', () => {
+    const message = problemsOf({
+      BACKEND: 'comfyui',
+      COMFYUI_URL: 'http://a:8188, admin:hunter2-secret@gpu-box:8188',
+      LOG_LEVEL: 'loud',
+    });
+    expect(message).toMatch(/COMFYUI_URL has ".*@gpu-box:8188", which is not an http\(s\) URL/);
+    expect(message).toMatch(/LOG_LEVEL must be one of/);
+    expect(message).not.toContain('hunter2-secret');
+  });
+
   it('asks for the key of the chosen backend only where a worker runs', () => {
     expect(problemsOf({})).toMatch(/INFERENCE_API_KEY is required when BACKEND=inference/);
     expect(problemsOf({ BACKEND: 'comfyui' })).toMatch(/COMFYUI_URL is required when BACKEND=comfyui/);

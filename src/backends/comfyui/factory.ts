@@ -1,8 +1,9 @@
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { DurationHistory } from '../durations.js';
-import { ComfyBackend, type ComfyBackendOptions } from './backend.js';
-import type { ComfyModelFiles } from './workflow.js';
+import { ComfyBackend } from './backend.js';
+import type { ComfyModelFiles } from './model-files.js';
+import type { ComfyBackendOptions } from './options.js';
 
 /**
  * Builds the self-hosted backend from the configuration and starts it (sockets and the start-up

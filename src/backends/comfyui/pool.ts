@@ -1,26 +1,10 @@
-import type { Dispatcher } from 'undici';
 import { ConfigurationError, TransientError } from '../../core/errors.js';
-import type { Logger } from '../../log.js';
-import {
-  acquireSocket,
-  ComfyClient,
-  type ComfyServerConfig,
-  type ComfySocket,
-  ComfyUnreachableError,
-  describe,
-  displayHost,
-  normaliseUrl,
-} from './client.js';
-import { type ComfyModelFiles, MODEL_FOLDERS, type Placeholder, type WorkflowTemplate } from './workflow.js';
+import type { ComfyModelFiles } from './model-files.js';
+import { inspectServer, type PreflightReport, unreachableReport } from './preflight.js';
+import { ComfyServer, type ServerOptions } from './server.js';
+import { type ComfyServerConfig, normaliseUrl } from './server-url.js';
+import type { WorkflowTemplates } from './template.js';
 
-/** The setting that names each weights file, for messages that tell the operator what to change. */
-const SETTING_OF: Record<string, string> = {
-  unet: 'COMFYUI_UNET',
-  textEncoder: 'COMFYUI_TEXT_ENCODER',
-  vae: 'COMFYUI_VAE',
-  clipVision: 'COMFYUI_CLIP_VISION',
-  flfUnet: 'COMFYUI_FLF_UNET',
-};
 /**
  * The configured ComfyUI servers: start-up and periodic preflight (spec §2), health, and picking the
  * least busy healthy server for a new job.
@@ -28,71 +12,13 @@ const SETTING_OF: Record<string, string> = {
 
 export const DOWN_MESSAGE = 'the self-hosted GPU backend is down (no ComfyUI server answers)';
 
-export interface PreflightReport {
-  url: string;
-  host: string;
-  /** Reachable and ready: every node and weights file the workflows need is there. */
-  ok: boolean;
-  reachable: boolean;
-  version?: string;
-  devices?: { name: string; vramTotal?: number; vramFree?: number }[];
-  /** What makes the server unusable, one line each, naming the node or file. */
-  problems: string[];
-  /** What limits it (e.g. no FLF2V weights) without making it unusable. */
-  warnings: string[];
-  checkedAt: number;
-}
-
-export interface PoolOptions {
+export interface PoolOptions extends ServerOptions {
   servers: readonly ComfyServerConfig[];
-  clientId: string;
   models: ComfyModelFiles;
   /** The image-to-video template (required nodes) and the first-last-frame one (optional). */
-  templates: { i2v: WorkflowTemplate; flf: WorkflowTemplate };
+  templates: WorkflowTemplates;
   preflightIntervalMs: number;
-  requestTimeoutMs: number;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
-  log: Logger;
-  dispatcher?: Dispatcher;
 }
-
-export class ComfyServer {
-  readonly url: string;
-  readonly host: string;
-  readonly client: ComfyClient;
-  readonly socket: ComfySocket;
-  report: PreflightReport | undefined;
-  /** Submissions from this process not yet visible in the server's queue. */
-  inflight = 0;
-  checking: Promise<PreflightReport> | undefined;
-  readonly release: () => void;
-
-  constructor(config: ComfyServerConfig, options: PoolOptions) {
-    this.url = normaliseUrl(config.url);
-    this.host = displayHost(this.url);
-    this.client = new ComfyClient({
-      config: { ...config, url: this.url },
-      timeoutMs: options.requestTimeoutMs,
-      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
-    });
-    const held = acquireSocket({
-      config: { ...config, url: this.url },
-      clientId: options.clientId,
-      reconnectMinMs: options.reconnectMinMs,
-      reconnectMaxMs: options.reconnectMaxMs,
-      log: options.log,
-    });
-    this.socket = held.socket;
-    this.release = held.release;
-  }
-}
-
-/** Extra core nodes some requests insert (spec §10); missing ones only limit those requests. */
-const EXTRA_NODES = ['ImageScaleBy', 'VAEDecodeTiled', 'CFGZeroStar'];
-
-const classesOf = (template: WorkflowTemplate) =>
-  new Set(Object.values(template.graph).map((node) => node.class_type));
 
 export class ComfyPool {
   readonly servers: ComfyServer[];
@@ -169,7 +95,11 @@ export class ComfyPool {
   }
 
   private async check(server: ComfyServer): Promise<PreflightReport> {
-    const report = await this.inspect(server);
+    const report = await inspectServer(server, {
+      templates: this.options.templates,
+      models: this.options.models,
+      probeTimeoutMs: this.probeTimeoutMs,
+    });
     const before = server.report;
     server.report = report;
     const log = this.options.log;
@@ -184,129 +114,9 @@ export class ComfyPool {
     return report;
   }
 
-  private async inspect(server: ComfyServer): Promise<PreflightReport> {
-    const base = { url: server.url, host: server.host, checkedAt: Date.now() };
-    const client = server.client;
-    let stats: Record<string, unknown>;
-    try {
-      stats = await client.systemStats(undefined, this.probeTimeoutMs);
-    } catch (error) {
-      return {
-        ...base,
-        ok: false,
-        reachable: false,
-        problems: [`ComfyUI at ${server.host} does not answer (${describe(error)})`],
-        warnings: [],
-      };
-    }
-    const problems: string[] = [];
-    const warnings: string[] = [];
-    const system = (stats.system ?? {}) as Record<string, unknown>;
-    const version = typeof system.comfyui_version === 'string' ? system.comfyui_version : undefined;
-    const devices = Array.isArray(stats.devices)
-      ? (stats.devices as Record<string, unknown>[]).map((device) => ({
-          name: String(device.name ?? 'unknown'),
-          ...(typeof device.vram_total === 'number' ? { vramTotal: device.vram_total } : {}),
-          ...(typeof device.vram_free === 'number' ? { vramFree: device.vram_free } : {}),
-        }))
-      : undefined;
-    let unreachable: unknown;
-
-    const { i2v, flf } = this.options.templates;
-    const required = classesOf(i2v);
-    required.add('WanImageToVideo');
-    const optional = new Set([...classesOf(flf), ...EXTRA_NODES].filter((c) => !required.has(c)));
-    const nodeChecks = [...required, ...optional].map(async (classType) => {
-      try {
-        const info = await client.objectInfo(classType, undefined, this.probeTimeoutMs);
-        return { classType, present: Object.keys(info).length > 0 };
-      } catch (error) {
-        if (error instanceof ComfyUnreachableError) unreachable = error;
-        return { classType, present: false, error };
-      }
-    });
-
-    const files: { key: keyof ComfyModelFiles; file: string; required: boolean }[] = [];
-    const models = this.options.models;
-    for (const key of ['unet', 'textEncoder', 'vae', 'clipVision'] as const) {
-      const placeholder = `model.${key}` as Placeholder;
-      if (i2v.placeholders.has(placeholder) || flf.placeholders.has(placeholder)) {
-        files.push({ key, file: models[key], required: true });
-      }
-    }
-    if (models.flfUnet && flf.placeholders.has('model.unet')) {
-      files.push({ key: 'flfUnet', file: models.flfUnet, required: false });
-    }
-    const folders = [...new Set(files.map((f) => MODEL_FOLDERS[f.key]))];
-    const listings = new Map<string, string[] | Error>();
-    const folderChecks = folders.map(async (folder) => {
-      try {
-        listings.set(folder, await client.models(folder, undefined, this.probeTimeoutMs));
-      } catch (error) {
-        if (error instanceof ComfyUnreachableError) unreachable = error;
-        listings.set(folder, error as Error);
-      }
-    });
-
-    const nodes = await Promise.all(nodeChecks);
-    await Promise.all(folderChecks);
-    if (unreachable) {
-      return {
-        ...base,
-        ok: false,
-        reachable: false,
-        ...(version ? { version } : {}),
-        problems: [`ComfyUI at ${server.host} stopped answering during the check (${describe(unreachable)})`],
-        warnings: [],
-      };
-    }
-    for (const node of nodes) {
-      if (node.present) continue;
-      const reason = node.error ? ` (${describe(node.error)})` : '';
-      if (required.has(node.classType)) {
-        problems.push(`ComfyUI at ${server.host} has no ${node.classType} node${reason}`);
-      } else {
-        warnings.push(
-          `ComfyUI at ${server.host} has no ${node.classType} node, so requests that need it will fail`,
-        );
-      }
-    }
-    for (const { key, file, required: needed } of files) {
-      const folder = MODEL_FOLDERS[key];
-      const listing = listings.get(folder);
-      if (listing instanceof Error) {
-        warnings.push(`could not list models/${folder} on ComfyUI at ${server.host} (${describe(listing)})`);
-        continue;
-      }
-      if (listing?.includes(file)) continue;
-      const present = (listing ?? []).filter((name) => /wan|umt5|clip_vision/i.test(name)).slice(0, 4);
-      const hint = `; put it there or set ${SETTING_OF[key]} to a file the server has${present.length > 0 ? ` (e.g. ${present.join(', ')})` : ''}`;
-      const line = `ComfyUI at ${server.host} is missing model file ${file} (models/${folder})${hint}`;
-      if (needed) problems.push(line);
-      else warnings.push(`${line}; first-and-last-frame jobs will fail there`);
-    }
-    return {
-      ...base,
-      ok: problems.length === 0,
-      reachable: true,
-      ...(version ? { version } : {}),
-      ...(devices ? { devices } : {}),
-      problems,
-      warnings,
-    };
-  }
-
   /** Records a failed call so the next pick skips the server until a preflight passes again. */
   markDown(server: ComfyServer, error: unknown) {
-    server.report = {
-      url: server.url,
-      host: server.host,
-      ok: false,
-      reachable: false,
-      problems: [`ComfyUI at ${server.host} does not answer (${describe(error)})`],
-      warnings: [],
-      checkedAt: Date.now(),
-    };
+    server.report = unreachableReport(server, error);
   }
 
   /** Why no server can take work, as the error a submission throws. */

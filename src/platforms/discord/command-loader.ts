@@ -29,7 +29,10 @@ const isCommand = (value: unknown): value is DiscordCommand =>
   'execute' in value &&
   typeof (value as DiscordCommand).execute === 'function';
 
-/** Loads every command module in the folder; files without a definition (the deploy script) are skipped. */
+/**
+ * Loads every command module in the folder (only command files live there; the deploy script sits
+ * beside it, so a bot start never loads it). A file that is not a command is a mistake worth stopping for.
+ */
 export async function loadCommands(dir = COMMANDS_DIR): Promise<Map<string, DiscordCommand>> {
   const commands = new Map<string, DiscordCommand>();
   const files = (await readdir(dir))
@@ -38,7 +41,9 @@ export async function loadCommands(dir = COMMANDS_DIR): Promise<Map<string, Disc
   for (const file of files) {
     const module = (await import(pathToFileURL(`${dir}${file}`).href)) as Record<string, unknown>;
     const command = isCommand(module) ? module : isCommand(module.default) ? module.default : undefined;
-    if (!command) continue;
+    if (!command) {
+      throw new Error(`${file} in ${dir} is not a command file (it exports no definition and execute)`);
+    }
     if (commands.has(command.definition.name)) {
       throw new Error(`two command files define "${command.definition.name}": rename one of them`);
     }

@@ -1,23 +1,27 @@
 import type { Client } from 'discord.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
-import type { StatusTracker } from '../../queue/status-tracker.js';
+import type { AccessRules } from '../../service/checks.js';
 import type { GenerationService } from '../../service/generation-service.js';
+import type { PlatformFeed } from '../../service/platform-feed.js';
+import type { PublicLinks } from '../../service/public-links.js';
 import type { DiscordMessages } from './store.js';
 
-/** What command files and listeners get: the core service plus Discord's own bookkeeping. */
+/** What command files and listeners get: the service (their only door) plus Discord's own bookkeeping. */
 export interface DiscordContext {
   client: Client;
   config: Config;
   log: Logger;
   service: GenerationService;
+  /** Status edits and outcomes of Discord's jobs. */
+  feed: PlatformFeed;
   messages: DiscordMessages;
-  tracker: StatusTracker;
+  /** Where the bot works (DISCORD_ALLOWED_*), for the service's access checks. */
+  access: AccessRules;
+  links: PublicLinks;
   /** Hosts input images may be downloaded from (Discord's CDN, plus the REST host when proxied). */
   cdnHosts: string[];
 }
-
-export const DISCORD_DELIVERY_QUEUE = 'deliver-discord';
 
 /** Upload limit without an interaction: the guild's boost tier (platform notes D5). */
 export function guildUploadLimit(premiumTier: number | undefined): number {

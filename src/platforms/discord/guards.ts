@@ -1,7 +1,10 @@
 import { type GuildMember, PermissionFlagsBits, type PermissionsBitField } from 'discord.js';
 import type { Config } from '../../config.js';
+import { type AccessRules, accessRefusal, type Place } from '../../service/checks.js';
+import { refusalText } from './refusals.js';
 
-export interface Place {
+/** Where a Discord request comes from, as the interaction or reaction tells it. */
+export interface DiscordPlace {
   guildId: string | null;
   channelId: string;
   /** The member's role ids; empty in DMs. */
@@ -10,45 +13,42 @@ export interface Place {
   appPermissions?: Readonly<PermissionsBitField> | null;
 }
 
-/**
- * Where and for whom the bot works, checked in one place for every surface. Returns the refusal
- * to show, or undefined when the request may go on.
- */
-export function refusal(config: Config, place: Place): string | undefined {
-  if (!place.guildId) {
-    return config.DISCORD_ALLOW_DMS ? undefined : 'Kinema works in servers only; DMs are turned off here.';
-  }
-  if (config.DISCORD_ALLOWED_GUILDS.length > 0 && !config.DISCORD_ALLOWED_GUILDS.includes(place.guildId)) {
-    return 'Kinema is not enabled in this server.';
-  }
-  if (
-    config.DISCORD_ALLOWED_CHANNELS.length > 0 &&
-    !config.DISCORD_ALLOWED_CHANNELS.includes(place.channelId)
-  ) {
-    const where = config.DISCORD_ALLOWED_CHANNELS.map((id) => `<#${id}>`).join(', ');
-    return `Kinema is not enabled in this channel; try ${where}.`;
-  }
-  if (
-    config.DISCORD_ALLOWED_ROLES.length > 0 &&
-    !place.roleIds.some((role) => config.DISCORD_ALLOWED_ROLES.includes(role))
-  ) {
-    return 'You need one of the roles allowed to use Kinema here.';
-  }
+/** Where the bot works, from DISCORD_ALLOWED_* and DISCORD_ALLOW_DMS. */
+export function discordAccess(config: Config): AccessRules {
+  return {
+    directMessages: config.DISCORD_ALLOW_DMS ? 'allow' : 'refuse',
+    servers: config.DISCORD_ALLOWED_GUILDS,
+    channels: config.DISCORD_ALLOWED_CHANNELS,
+    roles: config.DISCORD_ALLOWED_ROLES,
+  };
+}
+
+const NEEDED: ReadonlyArray<[string, bigint]> = [
+  ['View Channel', PermissionFlagsBits.ViewChannel],
+  ['Send Messages', PermissionFlagsBits.SendMessages],
+  ['Embed Links', PermissionFlagsBits.EmbedLinks],
+  ['Attach Files', PermissionFlagsBits.AttachFiles],
+];
+
+/** The place as the service's checks read it: the permissions the bot lacks count in servers only. */
+export function placeOf(place: DiscordPlace): Place {
   const permissions = place.appPermissions;
-  if (permissions) {
-    const missing = [
-      ['View Channel', PermissionFlagsBits.ViewChannel],
-      ['Send Messages', PermissionFlagsBits.SendMessages],
-      ['Embed Links', PermissionFlagsBits.EmbedLinks],
-      ['Attach Files', PermissionFlagsBits.AttachFiles],
-    ]
-      .filter(([, flag]) => !permissions.has(flag as bigint))
-      .map(([name]) => name);
-    if (missing.length > 0) {
-      return `I can't post here: I need ${missing.join(', ')} in this channel. Ask a server admin to allow it.`;
-    }
-  }
-  return undefined;
+  return {
+    channelId: place.channelId,
+    serverId: place.guildId,
+    isDirectMessage: !place.guildId,
+    roleIds: place.roleIds,
+    botLacks:
+      place.guildId && permissions
+        ? NEEDED.filter(([, flag]) => !permissions.has(flag)).map(([name]) => name)
+        : [],
+  };
+}
+
+/** The answer to a request from this place by the access checks, or undefined when it may go on. */
+export function refusal(config: Config, place: DiscordPlace): string | undefined {
+  const refused = accessRefusal(discordAccess(config), placeOf(place));
+  return refused ? refusalText(refused) : undefined;
 }
 
 export function roleIdsOf(member: GuildMember | { roles: string[] } | null | undefined): string[] {

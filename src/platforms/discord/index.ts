@@ -1,14 +1,14 @@
 import { Client, Events, GatewayIntentBits, MessageFlags, Partials } from 'discord.js';
-import { DeliveryWorker } from '../../queue/delivery.js';
-import { StatusTracker } from '../../queue/status-tracker.js';
-import { GenerationService } from '../../service/generation-service.js';
 import type { PlatformContext, PlatformHandle } from '../index.js';
+import { deliverOutcome } from '../shared/delivery.js';
 import { loadCommands } from './command-loader.js';
 import { handleButton } from './components.js';
-import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
+import type { DiscordContext } from './context.js';
+import { DiscordDeliverer } from './deliverer.js';
+import { discordAccess } from './guards.js';
 import { handleReaction } from './reactions.js';
-import { DiscordDeliverer, DiscordStatusSink } from './reporter.js';
 import { discordRestAgent } from './rest-agent.js';
+import { DiscordStatusSink } from './status-sink.js';
 import { DiscordMessages } from './store.js';
 
 const DISCORD_CDN_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net'];
@@ -23,7 +23,7 @@ export async function startDiscord(
   platform: PlatformContext,
   options: DiscordStartOptions = {},
 ): Promise<PlatformHandle> {
-  const { config, pipeline, log } = platform;
+  const { config, service, log } = platform;
   const client = new Client({
     // Reactions on messages from before a restart arrive only with partials (platform notes D9).
     intents: [
@@ -41,12 +41,8 @@ export async function startDiscord(
       timeout: 120_000,
     },
   });
-  const service = new GenerationService(pipeline, platform.defaultModel, {
-    maxRunningPerUser: config.MAX_ACTIVE_PER_USER,
-    maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
-  });
   const ttl = config.STORAGE_TTL_DAYS * 86_400;
-  const messages = new DiscordMessages(pipeline.connection, config.KINEMA_PREFIX, ttl);
+  const messages = new DiscordMessages(platform.redis, config.KINEMA_PREFIX, ttl);
   const cdnHosts = [...DISCORD_CDN_HOSTS];
   // A proxy or stand-in serves attachments from its own machine, possibly on another port.
   if (config.DISCORD_API_URL) cdnHosts.push(new URL(config.DISCORD_API_URL).hostname);
@@ -56,15 +52,13 @@ export async function startDiscord(
     log: log.child({ platform: 'discord' }),
     service,
     messages,
+    access: discordAccess(config),
+    links: platform.links,
     cdnHosts,
   } as DiscordContext;
   const sink = new DiscordStatusSink(context);
-  context.tracker = new StatusTracker(pipeline.connection, pipeline.queue, sink, context.log, {
-    prefix: config.KINEMA_PREFIX,
-    platform: 'discord',
-    minIntervalMs: options.statusIntervalMs ?? 5_000,
-  });
-  const deliverer = new DiscordDeliverer(context, sink, platform.links);
+  context.feed = service.feed('discord', sink, { statusIntervalMs: options.statusIntervalMs ?? 5_000 });
+  const deliverer = new DiscordDeliverer(context, sink);
   const commands = await loadCommands();
 
   client.on(Events.InteractionCreate, async (interaction) => {
@@ -110,23 +104,13 @@ export async function startDiscord(
   const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
   await client.login(config.DISCORD_TOKEN);
   await ready;
-  await context.tracker.start();
-  const deliveryConnection = pipeline.connection.duplicate();
-  const deliveries = new DeliveryWorker(
-    deliveryConnection,
-    config.KINEMA_PREFIX,
-    DISCORD_DELIVERY_QUEUE,
-    (delivery) => deliverer.deliver(delivery),
-    context.log,
-  );
+  await context.feed.start((delivery) => deliverOutcome(deliverer, context.feed, context.log, delivery));
   context.log.info({ user: client.user?.tag }, 'discord bot ready');
   return {
     name: 'discord',
     async stop() {
-      await deliveries.close();
-      await context.tracker.close();
+      await context.feed.close();
       await client.destroy();
-      await deliveryConnection.quit().catch(() => undefined);
     },
   };
 }

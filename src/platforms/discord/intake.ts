@@ -1,18 +1,13 @@
 import type { MessageCreateOptions, PermissionsBitField } from 'discord.js';
-import { UserFacingError } from '../../core/errors.js';
 import type { ReportTarget } from '../../core/job.js';
-import {
-  type GenerationSettings,
-  parseKeyValues,
-  parseSettings,
-  type StoredImage,
-} from '../../core/request.js';
-import type { JobSnapshot } from '../../core/status-text.js';
-import { fetchBounded } from '../../media/fetch.js';
-import { validateImage } from '../../media/image.js';
+import { type GenerationSettings, parseKeyValues, parseSettings } from '../../core/request.js';
+import type { Origin } from '../../service/checks.js';
 import type { Submitted } from '../../service/generation-service.js';
-import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
-import { refusal, roleIdsOf } from './guards.js';
+import type { ImageSource } from '../../service/input-images.js';
+import { submitAndPost } from '../shared/submission.js';
+import type { DiscordContext } from './context.js';
+import { placeOf, roleIdsOf } from './guards.js';
+import { explain, fixList, refusalText } from './refusals.js';
 import { messageLink, statusPayload } from './render.js';
 
 export interface AttachmentLike {
@@ -45,8 +40,6 @@ export interface AnimateInput {
 
 export type AnimateAnswer = { ok: true; text: string; jobId: string } | { ok: false; text: string };
 
-const MiB = 1024 * 1024;
-
 /** Reads settings from typed options plus the `advanced` key=value text; typed options win. */
 export function settingsFrom(options: Record<string, unknown>, advanced?: string | null) {
   const errors: string[] = [];
@@ -65,48 +58,6 @@ export function settingsFrom(options: Record<string, unknown>, advanced?: string
     : { ok: true as const, value: parsed.value };
 }
 
-async function storeAttachment(
-  context: DiscordContext,
-  attachment: AttachmentLike,
-  label: string,
-): Promise<StoredImage> {
-  const max = context.config.MAX_INPUT_BYTES;
-  if (attachment.size > max) {
-    throw new UserFacingError(
-      `the ${label} is ${(attachment.size / MiB).toFixed(1)} MiB; the limit is ${Math.floor(max / MiB)} MiB`,
-    );
-  }
-  if (attachment.contentType && !attachment.contentType.startsWith('image/')) {
-    throw new UserFacingError(
-      `the ${label} "${attachment.name}" is not an image (${attachment.contentType}); attach a PNG, JPEG or WebP`,
-    );
-  }
-  const { bytes } = await fetchBounded(attachment.url, {
-    allowedHosts: context.cdnHosts,
-    maxBytes: max,
-    timeoutMs: 30_000,
-    label: `the ${label}`,
-  });
-  const image = await validateImage(bytes, { filename: attachment.name, maxBytes: max });
-  return context.service.pipeline.inputs.save(image);
-}
-
-/** Posts a job's status message with the bot token, so progress outlives the interaction token. */
-export async function postStatus(
-  context: DiscordContext,
-  channel: SendableChannel,
-  snapshot: JobSnapshot,
-): Promise<{ id: string }> {
-  const message = await channel.send(statusPayload(snapshot).payload);
-  await context.messages.setStatus(snapshot.jobId, {
-    channelId: channel.id,
-    messageId: message.id,
-    postedAt: Date.now(),
-  });
-  await context.tracker.track(snapshot.jobId);
-  return message;
-}
-
 /** The name people see for the member (server nickname first), for status lines and cancel notes. */
 export function userOf(interaction: { user: { id: string; displayName: string }; member: unknown }) {
   const member = interaction.member as { displayName?: unknown } | null;
@@ -117,11 +68,30 @@ export function userOf(interaction: { user: { id: string; displayName: string };
   };
 }
 
-export function discordRequester(user: { id: string; displayName: string }, guildId: string | null) {
-  return { platform: 'discord', userId: user.id, displayName: user.displayName, scopeId: guildId ?? 'dm' };
+/** Who asks and from where, for the service's checks. */
+export function originOf(
+  context: DiscordContext,
+  input: {
+    user: { id: string; displayName: string };
+    guildId: string | null;
+    channelId: string;
+    roleIds: string[];
+    appPermissions?: Readonly<PermissionsBitField> | null;
+  },
+): Origin {
+  return {
+    requester: {
+      platform: 'discord',
+      userId: input.user.id,
+      displayName: input.user.displayName,
+      scopeId: input.guildId ?? 'dm',
+    },
+    place: placeOf(input),
+    access: context.access,
+  };
 }
 
-export function reportTarget(input: {
+function reportTarget(input: {
   guildId: string | null;
   channelId: string;
   uploadLimit: number;
@@ -134,14 +104,40 @@ export function reportTarget(input: {
   };
 }
 
-export async function afterSubmit(
+/**
+ * Submits (or reruns) through the service, then posts the status message in the channel with the
+ * bot token, so progress outlives the interaction token. Returns what to tell the user.
+ */
+export async function submitAndAnswer(
   context: DiscordContext,
-  submitted: Submitted,
-  channel: SendableChannel,
-  guildId: string | null,
-  requesterName: string,
+  submit: (reportTo: ReportTarget) => Promise<Submitted>,
+  where: { channel: SendableChannel; guildId: string | null; uploadLimit: number; requesterName: string },
 ): Promise<AnimateAnswer> {
-  if (submitted.duplicate) {
+  const { channel, guildId } = where;
+  const reportTo = reportTarget({ guildId, channelId: channel.id, uploadLimit: where.uploadLimit });
+  const result = await submitAndPost(context.service, context.feed, {
+    submit: () => submit(reportTo),
+    explain: (error) => explain(context, error),
+    post: async (submitted, position) => {
+      const { view, payload } = statusPayload({
+        jobId: submitted.jobId,
+        state: 'waiting',
+        request: submitted.request,
+        requesterName: where.requesterName,
+        position,
+      });
+      const message = await channel.send(payload);
+      await context.messages.setStatus(submitted.jobId, {
+        channelId: channel.id,
+        messageId: message.id,
+        postedAt: Date.now(),
+      });
+      return { view, messageId: message.id };
+    },
+  });
+  if (!result.ok) return result;
+  const { submitted } = result;
+  if (result.duplicate) {
     const existing = await context.messages.status(submitted.jobId);
     return {
       ok: true,
@@ -151,79 +147,52 @@ export async function afterSubmit(
         : 'Already queued.',
     };
   }
-  const position = await context.service.pipeline.queue.position(submitted.jobId);
-  let message: { id: string };
-  try {
-    message = await postStatus(context, channel, {
-      jobId: submitted.jobId,
-      state: 'waiting',
-      request: submitted.request,
-      requesterName,
-      position,
-    });
-  } catch (error) {
-    // A job nobody can follow or cancel is worse than none: take it back, then say so.
-    await context.service.pipeline.cancel({ jobId: submitted.jobId, by: 'Kinema' }).catch(() => undefined);
-    await context.tracker.untrack(submitted.jobId).catch(() => undefined);
-    throw error;
-  }
+  const { position } = result;
   return {
     ok: true,
     jobId: submitted.jobId,
-    text: `Queued${position ? ` (#${position.position})` : ''}: ${messageLink(guildId ?? undefined, channel.id, message.id)} · seed ${submitted.request.seed}${submitted.notice ? `\n${submitted.notice}` : ''}`,
+    text: `Queued${position ? ` (#${position.position})` : ''}: ${messageLink(guildId ?? undefined, channel.id, result.posted.messageId)} · seed ${submitted.request.seed}${submitted.notice ? `\n${submitted.notice}` : ''}`,
   };
 }
 
+const discordImage = (context: DiscordContext, attachment: AttachmentLike): ImageSource => ({
+  url: attachment.url,
+  filename: attachment.name,
+  allowedHosts: context.cdnHosts,
+  declared: { bytes: attachment.size, contentType: attachment.contentType },
+});
+
 /**
- * The whole of `/animate` after the acknowledgement: check, read the options, copy the image to
- * storage, enqueue under the caps, post the status message. Returns what to tell the user.
+ * The whole of `/animate` after the acknowledgement: who and where first (before anything is
+ * parsed), then the options; the service does the rest (checks, image, queue).
  */
 export async function animate(context: DiscordContext, input: AnimateInput): Promise<AnimateAnswer> {
-  const refused = refusal(context.config, {
+  const origin = originOf(context, {
+    user: input.user,
     guildId: input.guildId,
     channelId: input.channel.id,
     roleIds: roleIdsOf(input.member as never),
     appPermissions: input.appPermissions,
   });
-  if (refused) return { ok: false, text: refused };
+  const refused = await context.service.refusal(origin);
+  if (refused) return { ok: false, text: refusalText(refused) };
   const settings = settingsFrom(input.options, input.advanced);
   if (!settings.ok) return { ok: false, text: fixList(settings.errors) };
-  if (!input.image) return { ok: false, text: 'Attach an image to animate (PNG, JPEG or WebP).' };
-  const requester = discordRequester(input.user, input.guildId);
-  try {
-    await context.service.checkLimits(requester);
-    await context.service.checkBackend();
-    const input_image = await storeAttachment(context, input.image, 'image');
-    const end_frame = input.endImage
-      ? await storeAttachment(context, input.endImage, 'end frame')
-      : undefined;
-    const submitted = await context.service.submit({
-      jobId: input.jobId,
-      settings: settings.value as GenerationSettings,
-      images: { input_image, end_frame },
-      requester,
-      reportTo: reportTarget({
-        guildId: input.guildId,
-        channelId: input.channel.id,
-        uploadLimit: input.uploadLimit,
+  const { image, endImage } = input;
+  if (!image) return { ok: false, text: 'Attach an image to animate (PNG, JPEG or WebP).' };
+  return submitAndAnswer(
+    context,
+    (reportTo) =>
+      context.service.submit({
+        jobId: input.jobId,
+        settings: settings.value as GenerationSettings,
+        images: {
+          input_image: discordImage(context, image),
+          ...(endImage ? { end_frame: discordImage(context, endImage) } : {}),
+        },
+        origin,
+        reportTo,
       }),
-      deliverVia: DISCORD_DELIVERY_QUEUE,
-    });
-    return await afterSubmit(context, submitted, input.channel, input.guildId, input.user.displayName);
-  } catch (error) {
-    return { ok: false, text: explain(context, error) };
-  }
+    { ...input, requesterName: input.user.displayName },
+  );
 }
-
-export function fixList(errors: string[]): string {
-  return `Please fix:\n${errors.map((error) => `• ${error}`).join('\n')}`.slice(0, 1900);
-}
-
-/** A user-facing error as is; anything else logged and summarised, never with internals. */
-export function explain(context: DiscordContext, error: unknown): string {
-  if (error instanceof UserFacingError) return capitalise(error.message);
-  context.log.error({ err: error }, 'discord request failed');
-  return 'Something went wrong on our side and nothing was queued. Please try again in a minute.';
-}
-
-const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

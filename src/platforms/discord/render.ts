@@ -7,7 +7,7 @@ import {
 } from 'discord.js';
 import type { GenerationRequest } from '../../core/request.js';
 import type { JobSnapshot, StatusView } from '../../core/status-text.js';
-import { modelLabel, renderStatus, truncate } from '../../core/status-text.js';
+import { renderStatus, resultCaption, truncate } from '../../core/status-text.js';
 
 /** Custom ids carry the action and the job: buttons keep working after a restart. */
 export const CUSTOM_ID = {
@@ -45,8 +45,7 @@ export function statusEmbed(snapshot: JobSnapshot, view: StatusView = renderStat
   };
 }
 
-export function statusPayload(snapshot: JobSnapshot) {
-  const view = renderStatus(snapshot);
+export function statusPayload(snapshot: JobSnapshot, view: StatusView = renderStatus(snapshot)) {
   const components = view.finished
     ? []
     : [
@@ -76,9 +75,8 @@ export function resultContent(
   request: GenerationRequest,
   info: { requesterId: string; durationSeconds?: number; parentLink?: string; notes: string[] },
 ): string {
-  const parts = [modelLabel(request), `seed ${request.seed}`];
-  if (info.durationSeconds) parts.push(`${info.durationSeconds.toFixed(1)} s`);
-  const lines = [`“${truncate(request.prompt, 600)}”`, `${parts.join(' · ')} · for <@${info.requesterId}>`];
+  const [prompt, details] = resultCaption(request, { durationSeconds: info.durationSeconds }, 600);
+  const lines = [prompt ?? '', `${details ?? ''} · for <@${info.requesterId}>`];
   if (info.parentLink) lines.push(`Rerun of ${info.parentLink}`);
   for (const note of info.notes) lines.push(`-# ${truncate(note, 200)}`);
   lines.push('-# React 🎲 to rerun with a new seed');

@@ -1,8 +1,8 @@
 import type { PermissionsBitField, SendableChannels } from 'discord.js';
 import { CANCEL_ANSWER } from '../../core/status-text.js';
-import { DISCORD_DELIVERY_QUEUE, type DiscordContext } from './context.js';
-import { refusal } from './guards.js';
-import { type AnimateAnswer, afterSubmit, discordRequester, explain, reportTarget } from './intake.js';
+import type { DiscordContext } from './context.js';
+import { type AnimateAnswer, originOf, submitAndAnswer } from './intake.js';
+import { explain } from './refusals.js';
 
 export interface RerunInput {
   parentJobId: string;
@@ -12,35 +12,19 @@ export interface RerunInput {
   guildId: string | null;
   channel: SendableChannels;
   uploadLimit: number;
-  /** For the same allowlist checks as /animate: a rerun is a new paid job. */
+  /** For the same access checks as /animate: a rerun is a new paid job. */
   roleIds: string[];
   appPermissions?: Readonly<PermissionsBitField> | null;
 }
 
 /** Reruns a job with a new seed (same image, prompt and settings) and posts its status message. */
-export async function rerun(context: DiscordContext, input: RerunInput): Promise<AnimateAnswer> {
-  const refused = refusal(context.config, {
-    guildId: input.guildId,
-    channelId: input.channel.id,
-    roleIds: input.roleIds,
-    appPermissions: input.appPermissions,
-  });
-  if (refused) return { ok: false, text: refused };
-  try {
-    const submitted = await context.service.rerun(input.parentJobId, {
-      jobId: input.jobId,
-      requester: discordRequester(input.user, input.guildId),
-      reportTo: reportTarget({
-        guildId: input.guildId,
-        channelId: input.channel.id,
-        uploadLimit: input.uploadLimit,
-      }),
-      deliverVia: DISCORD_DELIVERY_QUEUE,
-    });
-    return await afterSubmit(context, submitted, input.channel, input.guildId, input.user.displayName);
-  } catch (error) {
-    return { ok: false, text: explain(context, error) };
-  }
+export function rerun(context: DiscordContext, input: RerunInput): Promise<AnimateAnswer> {
+  const origin = originOf(context, { ...input, channelId: input.channel.id });
+  return submitAndAnswer(
+    context,
+    (reportTo) => context.service.rerun(input.parentJobId, { jobId: input.jobId, origin, reportTo }),
+    { ...input, requesterName: input.user.displayName },
+  );
 }
 
 export interface CancelInput {

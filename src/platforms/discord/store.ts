@@ -1,13 +1,9 @@
 import type { Redis } from 'ioredis';
+import { StatusMessages, type StatusRefBase, textCodec } from '../shared/status-messages.js';
 
-export interface StatusMessageRef {
+export interface StatusMessageRef extends StatusRefBase {
   channelId: string;
   messageId: string;
-  postedAt: number;
-  /** Set once Discord said the message is gone (10008): edits stop, the result gets a new post. */
-  gone?: boolean;
-  /** Set when the outcome is known: from then on only the delivery edits the message. */
-  finished?: boolean;
 }
 
 export interface PickedAttachment {
@@ -18,24 +14,12 @@ export interface PickedAttachment {
 }
 
 /**
- * Which Discord message shows which job, in Redis, so any bot process (and one that restarted)
- * can edit the status, and a reaction on a result finds its job.
+ * Which Discord message shows which job (the shared store, keyed by message id; a delivered result
+ * is remembered by its message id), plus the image a context-menu user picked.
  */
-export class DiscordMessages {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly ttlSeconds: number,
-  ) {}
-
-  private statusKey(jobId: string) {
-    return `${this.prefix}:discord:status:${jobId}`;
-  }
-  private messageKey(messageId: string) {
-    return `${this.prefix}:discord:message:${messageId}`;
-  }
-  private deliveredKey(jobId: string) {
-    return `${this.prefix}:discord:delivered:${jobId}`;
+export class DiscordMessages extends StatusMessages<StatusMessageRef, string> {
+  constructor(redis: Redis, prefix: string, ttlSeconds: number) {
+    super(redis, prefix, 'discord', ttlSeconds, (ref) => ref.messageId, textCodec);
   }
 
   /**
@@ -43,46 +27,11 @@ export class DiscordMessages {
    * later would need the privileged Message Content intent, the interaction carries it for free.
    */
   async setPicked(messageId: string, userId: string, attachment: PickedAttachment): Promise<void> {
-    await this.redis.set(
-      `${this.prefix}:discord:picked:${messageId}:${userId}`,
-      JSON.stringify(attachment),
-      'EX',
-      900,
-    );
+    await this.redis.set(this.key('picked', `${messageId}:${userId}`), JSON.stringify(attachment), 'EX', 900);
   }
 
   async picked(messageId: string, userId: string): Promise<PickedAttachment | undefined> {
-    const raw = await this.redis.get(`${this.prefix}:discord:picked:${messageId}:${userId}`);
+    const raw = await this.redis.get(this.key('picked', `${messageId}:${userId}`));
     return raw ? (JSON.parse(raw) as PickedAttachment) : undefined;
-  }
-
-  async setStatus(jobId: string, ref: StatusMessageRef): Promise<void> {
-    await this.redis
-      .multi()
-      .set(this.statusKey(jobId), JSON.stringify(ref), 'EX', this.ttlSeconds)
-      .set(this.messageKey(ref.messageId), jobId, 'EX', this.ttlSeconds)
-      .exec();
-  }
-
-  async status(jobId: string): Promise<StatusMessageRef | undefined> {
-    const raw = await this.redis.get(this.statusKey(jobId));
-    return raw ? (JSON.parse(raw) as StatusMessageRef) : undefined;
-  }
-
-  async linkMessage(messageId: string, jobId: string): Promise<void> {
-    await this.redis.set(this.messageKey(messageId), jobId, 'EX', this.ttlSeconds);
-  }
-
-  async jobOfMessage(messageId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.messageKey(messageId))) ?? undefined;
-  }
-
-  /** The result message of a job, recorded right after posting so a retried delivery never posts twice. */
-  async delivered(jobId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.deliveredKey(jobId))) ?? undefined;
-  }
-
-  async markDelivered(jobId: string, messageId: string): Promise<void> {
-    await this.redis.set(this.deliveredKey(jobId), messageId, 'EX', this.ttlSeconds);
   }
 }

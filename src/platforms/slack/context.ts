@@ -1,8 +1,9 @@
 import type { webApi } from '@slack/bolt';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
-import type { StatusTracker } from '../../queue/status-tracker.js';
+import type { AccessRules } from '../../service/checks.js';
 import type { GenerationService } from '../../service/generation-service.js';
+import type { PlatformFeed } from '../../service/platform-feed.js';
 import type { PublicLinks } from '../../service/public-links.js';
 import type { SlackMessages } from './store.js';
 import type { SlackUsers } from './users.js';
@@ -21,8 +22,6 @@ export const SLACK_IDS = {
 /** Reaction short names (no colons): 🎲 and 🔁 rerun with a new seed, ❌ cancels. */
 export const RERUN_REACTIONS: ReadonlySet<string> = new Set(['game_die', 'repeat']);
 export const CANCEL_REACTIONS: ReadonlySet<string> = new Set(['x']);
-
-export const SLACK_DELIVERY_QUEUE = 'deliver-slack';
 
 /** Who the bot is, learned once from auth.test at start-up. */
 export interface SlackIdentity {
@@ -44,14 +43,17 @@ export interface SlackClients {
   delivery: webApi.WebClient;
 }
 
-/** What listeners get: the core service plus Slack's own bookkeeping. */
+/** What listeners get: the service (their only door) plus Slack's own bookkeeping. */
 export interface SlackContext {
   config: Config;
   log: Logger;
   service: GenerationService;
+  /** Status edits and outcomes of Slack's jobs. */
+  feed: PlatformFeed;
   messages: SlackMessages;
   users: SlackUsers;
-  tracker: StatusTracker;
+  /** Where the app works (SLACK_ALLOWED_CHANNELS), for the service's access checks. */
+  access: AccessRules;
   clients: SlackClients;
   identity: SlackIdentity;
   links: PublicLinks;

@@ -1,18 +1,18 @@
 import type { AddressInfo } from 'node:net';
 import { App, type CustomRoute, webApi } from '@slack/bolt';
-import { DeliveryWorker } from '../../queue/delivery.js';
-import { StatusTracker } from '../../queue/status-tracker.js';
-import { GenerationService } from '../../service/generation-service.js';
 import type { PlatformContext, PlatformHandle } from '../index.js';
+import { deliverOutcome } from '../shared/delivery.js';
 import { register as registerButtons } from './actions/job-buttons.js';
 import { boltLogger } from './bolt-logger.js';
 import { register as registerAnimateCommand } from './commands/animate.js';
-import { SLACK_DELIVERY_QUEUE, type SlackContext, type SlackIdentity } from './context.js';
+import type { SlackContext, SlackIdentity } from './context.js';
+import { SlackDeliverer } from './deliverer.js';
 import { register as registerDedupe } from './events/dedupe.js';
 import { register as registerMentions } from './events/mentions.js';
 import { register as registerReactions } from './events/reactions.js';
-import { SlackDeliverer, SlackStatusSink, slackErrorCode } from './reporter.js';
+import { slackAccess } from './intake.js';
 import { register as registerAnimateShortcut } from './shortcuts/animate-message.js';
+import { SlackStatusSink, slackErrorCode } from './status-sink.js';
 import { SlackMessages } from './store.js';
 import { SlackUsers } from './users.js';
 import { register as registerAnimateView } from './views/animate-modal.js';
@@ -43,7 +43,7 @@ export async function startSlack(
   platform: PlatformContext,
   options: SlackStartOptions = {},
 ): Promise<SlackHandle> {
-  const { config, pipeline } = platform;
+  const { config, service } = platform;
   const log = platform.log.child({ platform: 'slack' });
   const token = config.SLACK_BOT_TOKEN;
   if (!token) throw new Error('SLACK_BOT_TOKEN is not set');
@@ -87,10 +87,6 @@ export async function startSlack(
         customRoutes: routes,
       });
 
-  const service = new GenerationService(pipeline, platform.defaultModel, {
-    maxRunningPerUser: config.MAX_ACTIVE_PER_USER,
-    maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
-  });
   const ttl = config.STORAGE_TTL_DAYS * 86_400;
   const fileHosts = [...SLACK_FILE_HOSTS];
   if (slackApiUrl) fileHosts.push(new URL(slackApiUrl).hostname);
@@ -98,7 +94,7 @@ export async function startSlack(
     config,
     log,
     service,
-    messages: new SlackMessages(pipeline.connection, config.KINEMA_PREFIX, ttl),
+    messages: new SlackMessages(platform.redis, config.KINEMA_PREFIX, ttl),
     users: new SlackUsers(app.client, log),
     clients: {
       web: app.client,
@@ -113,25 +109,22 @@ export async function startSlack(
       ),
     },
     identity,
+    access: slackAccess(config),
     links: platform.links,
     fileHosts,
     botToken: token,
   } as SlackContext;
   const sink = new SlackStatusSink(context, options.editsPerMinute ?? 40);
-  context.tracker = new StatusTracker(pipeline.connection, pipeline.queue, sink, log, {
-    prefix: config.KINEMA_PREFIX,
-    platform: 'slack',
-    minIntervalMs: options.statusIntervalMs ?? 10_000,
-  });
+  context.feed = service.feed('slack', sink, { statusIntervalMs: options.statusIntervalMs ?? 10_000 });
   const deliverer = new SlackDeliverer(context, sink);
 
   registerDedupe(app, context);
   registerAnimateCommand(app, context);
   registerAnimateShortcut(app, context);
-  registerAnimateView(app, context, sink);
-  registerMentions(app, context, sink);
-  registerReactions(app, context, sink);
-  registerButtons(app, context, sink);
+  registerAnimateView(app, context);
+  registerMentions(app, context);
+  registerReactions(app, context);
+  registerButtons(app, context);
   app.error(async (error) => {
     log.error({ err: error, code: (error as { code?: unknown }).code }, 'slack listener failed');
   });
@@ -143,15 +136,7 @@ export async function startSlack(
     const server = await app.start(config.HTTP_PORT);
     port = (server.address() as AddressInfo).port;
   }
-  await context.tracker.start();
-  const deliveryConnection = pipeline.connection.duplicate();
-  const deliveries = new DeliveryWorker(
-    deliveryConnection,
-    config.KINEMA_PREFIX,
-    SLACK_DELIVERY_QUEUE,
-    (delivery) => deliverer.deliver(delivery),
-    log,
-  );
+  await context.feed.start((delivery) => deliverOutcome(deliverer, context.feed, log, delivery));
   log.info(
     { mode: socketMode ? 'socket' : 'http', team: identity.teamId, botUserId: identity.botUserId, port },
     socketMode
@@ -166,10 +151,8 @@ export async function startSlack(
     port,
     identity,
     async stop() {
-      await deliveries.close();
-      await context.tracker.close();
+      await context.feed.close();
       await app.stop();
-      await deliveryConnection.quit().catch(() => undefined);
     },
   };
 }

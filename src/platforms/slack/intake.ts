@@ -1,13 +1,16 @@
+import type { Config } from '../../config.js';
 import { UserFacingError } from '../../core/errors.js';
-import type { ReportTarget, Requester } from '../../core/job.js';
-import type { GenerationSettings, StoredImage } from '../../core/request.js';
-import { fetchBounded } from '../../media/fetch.js';
-import { formatBytes, validateImage } from '../../media/image.js';
+import type { ReportTarget } from '../../core/job.js';
+import type { GenerationSettings } from '../../core/request.js';
+import { formatBytes } from '../../media/image.js';
+import type { AccessRules, Origin } from '../../service/checks.js';
 import type { Submitted } from '../../service/generation-service.js';
-import { SLACK_DELIVERY_QUEUE, type SlackContext } from './context.js';
+import type { ImageSource } from '../../service/input-images.js';
+import { submitAndPost } from '../shared/submission.js';
+import type { SlackContext } from './context.js';
+import { explain, refusalText } from './refusals.js';
 import { statusMessage } from './render.js';
-import type { SlackStatusSink } from './reporter.js';
-import { slackErrorCode } from './reporter.js';
+import { slackErrorCode } from './status-sink.js';
 
 /** The file fields Kinema reads, as a view's file_input, a message and files.info give them. */
 export interface SlackFileRef {
@@ -35,12 +38,41 @@ export interface ReplyTarget {
   responseUrl?: string;
 }
 
-/** Channels Kinema answers in (SLACK_ALLOWED_CHANNELS); undefined when allowed. */
-export function refusal(context: SlackContext, channel: string | undefined): string | undefined {
-  const allowed = context.config.SLACK_ALLOWED_CHANNELS;
-  if (allowed.length === 0) return undefined;
-  if (channel && allowed.includes(channel)) return undefined;
-  return `Kinema is not enabled here; try ${allowed.map((id) => `<#${id}>`).join(', ')}.`;
+/** Where the app works: SLACK_ALLOWED_CHANNELS, which holds DMs to the list like any conversation. */
+export function slackAccess(config: Pick<Config, 'SLACK_ALLOWED_CHANNELS'>): AccessRules {
+  return { directMessages: 'like-channels', servers: [], channels: config.SLACK_ALLOWED_CHANNELS, roles: [] };
+}
+
+/** Who asks and from where, for the service's checks. */
+export function originOf(
+  context: SlackContext,
+  userId: string,
+  channel: string,
+  displayName?: string,
+): Origin {
+  return {
+    requester: {
+      platform: 'slack',
+      userId,
+      displayName: displayName || userId,
+      scopeId: context.identity.teamId,
+    },
+    place: { channelId: channel, isDirectMessage: channel.startsWith('D') },
+    access: context.access,
+  };
+}
+
+/**
+ * The access checks' answer for this person here, before any form opens or file is read; the
+ * service checks everything again on submit.
+ */
+export async function refusedHere(
+  context: SlackContext,
+  userId: string,
+  channel: string,
+): Promise<string | undefined> {
+  const refusal = await context.service.refusal(originOf(context, userId, channel));
+  return refusal ? refusalText(refusal) : undefined;
 }
 
 export const isImageFile = (file: SlackFileRef) =>
@@ -63,30 +95,33 @@ export function fileProblem(context: SlackContext, file: SlackFileRef | undefine
 }
 
 /**
- * Downloads a Slack file with the bot token (files:read), checks the real bytes (an HTML page means
- * Slack refused the token) and copies it to durable storage: reruns days later use that copy.
+ * A Slack file as the service downloads it: with the bot token (files:read) from Slack's file
+ * hosts. Its link is learned (files.info) only once the request passed its checks.
  */
-export async function storeSlackImage(context: SlackContext, given: SlackFileRef): Promise<StoredImage> {
-  let file = given;
-  if (!file.url_private_download && !file.url_private) {
-    const info = await context.clients.web.files.info({ file: given.id });
-    file = { ...given, ...(info.file as SlackFileRef) };
-  }
-  const problem = fileProblem(context, file);
-  if (problem) throw new UserFacingError(problem);
-  const url = file.url_private_download ?? file.url_private;
-  if (!url)
-    throw new UserFacingError('Slack did not give me a download link for that file; try uploading it again');
-  const max = context.config.MAX_INPUT_BYTES;
-  const { bytes } = await fetchBounded(url, {
-    allowedHosts: context.fileHosts,
-    maxBytes: max,
-    timeoutMs: 30_000,
-    headers: { Authorization: `Bearer ${context.botToken}` },
-    label: 'the image',
-  });
-  const image = await validateImage(bytes, { filename: file.name, maxBytes: max });
-  return context.service.pipeline.inputs.save(image);
+export function slackImage(context: SlackContext, given: SlackFileRef): ImageSource {
+  return {
+    resolve: async () => {
+      let file = given;
+      if (!file.url_private_download && !file.url_private) {
+        const info = await context.clients.web.files.info({ file: given.id });
+        file = { ...given, ...(info.file as SlackFileRef) };
+      }
+      const problem = fileProblem(context, file);
+      if (problem) throw new UserFacingError(problem);
+      const url = file.url_private_download ?? file.url_private;
+      if (!url) {
+        throw new UserFacingError(
+          'Slack did not give me a download link for that file; try uploading it again',
+        );
+      }
+      return {
+        url,
+        ...(file.name ? { filename: file.name } : {}),
+        allowedHosts: context.fileHosts,
+        headers: { Authorization: `Bearer ${context.botToken}` },
+      };
+    },
+  };
 }
 
 /** Answers one person privately; never throws (a failed answer is only logged). */
@@ -124,28 +159,6 @@ export async function tell(context: SlackContext, target: ReplyTarget, text: str
     .catch((error) => context.log.warn({ err: error, userId: target.userId }, 'could not answer the user'));
 }
 
-export function fixList(errors: string[]): string {
-  return `Please fix:\n${errors.map((error) => `• ${error}`).join('\n')}`.slice(0, 2900);
-}
-
-/** A user-facing error as is; anything else logged and summarised, never with internals. */
-export function explain(context: SlackContext, error: unknown): string {
-  if (error instanceof UserFacingError) return capitalise(error.message);
-  context.log.error({ err: error }, 'slack request failed');
-  return 'Something went wrong on our side and nothing was queued. Please try again in a minute.';
-}
-
-export const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
-
-export function requesterOf(context: SlackContext, userId: string, displayName?: string): Requester {
-  return {
-    platform: 'slack',
-    userId,
-    displayName: displayName || userId,
-    scopeId: context.identity.teamId,
-  };
-}
-
 export function reportTarget(context: SlackContext, place: Place): ReportTarget {
   return {
     platform: 'slack',
@@ -165,70 +178,67 @@ const CANNOT_POST = new Set([
   'team_access_not_granted',
 ]);
 
-export type StartAnswer =
-  | { ok: true; jobId: string; duplicate: boolean }
-  | { ok: false; text: string; jobId?: string };
+export type StartAnswer = { ok: true; jobId: string; duplicate: boolean } | { ok: false; text: string };
 
 /**
- * After a submission: posts the status message with chat.postMessage (bot token), maps its ts to
- * the job and starts tracking it. When the bot may not post there, the job is cancelled again.
+ * Submits (or reruns) through the service, then posts the status message with chat.postMessage
+ * (bot token) and maps its ts to the job. When the bot may not post there, the job is withdrawn.
  */
-export async function afterSubmit(
+export async function submitAndAnswer(
   context: SlackContext,
-  sink: SlackStatusSink,
-  submitted: Submitted,
+  submit: () => Promise<Submitted>,
   place: Place,
-  requester: Requester,
+  origin: Origin,
 ): Promise<StartAnswer> {
-  if (submitted.duplicate) return { ok: true, jobId: submitted.jobId, duplicate: true };
-  const { jobId } = submitted;
-  const position = await context.service.pipeline.queue.position(jobId);
-  const message = statusMessage(
-    { jobId, state: 'waiting', request: submitted.request, requesterName: requester.displayName, position },
-    { requesterId: requester.userId },
-  );
-  try {
-    const posted = await context.clients.web.chat.postMessage({
-      channel: place.channel,
-      ...(place.threadTs ? { thread_ts: place.threadTs } : {}),
-      text: message.text,
-      blocks: message.blocks,
-    });
-    sink.remember(jobId, message);
-    await context.messages.setStatus(jobId, {
-      channel: posted.channel ?? place.channel,
-      ts: posted.ts!,
-      ...(place.threadTs ? { threadTs: place.threadTs } : {}),
-      requesterId: requester.userId,
-      postedAt: Date.now(),
-    });
-    await context.tracker.track(jobId);
-    return { ok: true, jobId, duplicate: false };
-  } catch (error) {
-    const code = slackErrorCode(error);
-    if (!code || !CANNOT_POST.has(code)) {
-      // The job runs; its status just is not on screen. The video still arrives.
-      context.log.warn({ err: error, jobId }, 'could not post the status message');
-      return { ok: true, jobId, duplicate: false };
-    }
-    await context.messages.setStatus(jobId, {
-      channel: place.channel,
-      ts: `unposted-${jobId}`,
-      requesterId: requester.userId,
-      postedAt: Date.now(),
-      gone: true,
-      unreachable: true,
-    });
-    await context.service.pipeline.cancel({ jobId, by: 'Kinema' }).catch(() => undefined);
-    return {
-      ok: false,
-      jobId,
-      text:
-        code === 'is_archived'
-          ? 'This channel is archived, so I cannot post the video here. Nothing was queued.'
-          : 'I cannot post in this conversation. Invite me with `/invite @Kinema` (or use a channel I am in) and try again. Nothing was queued.',
-    };
-  }
+  const { requester } = origin;
+  const result = await submitAndPost(context.service, context.feed, {
+    submit,
+    explain: (error) => explain(context, error),
+    post: async ({ jobId, request }, position) => {
+      const message = statusMessage(
+        { jobId, state: 'waiting', request, requesterName: requester.displayName, position },
+        { requesterId: requester.userId },
+      );
+      try {
+        const posted = await context.clients.web.chat.postMessage({
+          channel: place.channel,
+          ...(place.threadTs ? { thread_ts: place.threadTs } : {}),
+          text: message.text,
+          blocks: message.blocks,
+        });
+        await context.messages.setStatus(jobId, {
+          channel: posted.channel ?? place.channel,
+          ts: posted.ts!,
+          ...(place.threadTs ? { threadTs: place.threadTs } : {}),
+          requesterId: requester.userId,
+          postedAt: Date.now(),
+        });
+        return { view: message.view };
+      } catch (error) {
+        const code = slackErrorCode(error);
+        if (!code || !CANNOT_POST.has(code)) {
+          // The job runs; its status just is not on screen. The video still arrives.
+          context.log.warn({ err: error, jobId }, 'could not post the status message');
+          return {};
+        }
+        // Marked before the job is withdrawn, so its "cancelled" outcome is not posted there either.
+        await context.messages.setStatus(jobId, {
+          channel: place.channel,
+          ts: `unposted-${jobId}`,
+          requesterId: requester.userId,
+          postedAt: Date.now(),
+          gone: true,
+          unreachable: true,
+        });
+        throw new UserFacingError(
+          code === 'is_archived'
+            ? 'This channel is archived, so I cannot post the video here. Nothing was queued.'
+            : 'I cannot post in this conversation. Invite me with `/invite @Kinema` (or use a channel I am in) and try again. Nothing was queued.',
+        );
+      }
+    },
+  });
+  return result.ok ? { ok: true, jobId: result.submitted.jobId, duplicate: result.duplicate } : result;
 }
 
 export interface StartJobInput {
@@ -242,32 +252,25 @@ export interface StartJobInput {
 }
 
 /**
- * Everything after the acknowledgement: copy the image to storage, enqueue under the caps, post the
- * status message. Problems go to the person privately; nothing is queued for them.
+ * Everything after the acknowledgement: the service checks, copies the image and enqueues; the
+ * status message is posted. Problems go to the person privately; nothing is queued for them.
  */
-export async function startJob(
-  context: SlackContext,
-  sink: SlackStatusSink,
-  input: StartJobInput,
-): Promise<StartAnswer> {
+export async function startJob(context: SlackContext, input: StartJobInput): Promise<StartAnswer> {
   const displayName = input.user.displayName ?? (await context.users.displayName(input.user.id));
-  const requester = requesterOf(context, input.user.id, displayName);
-  let answer: StartAnswer;
-  try {
-    await context.service.checkLimits(requester);
-    const input_image = await storeSlackImage(context, input.file);
-    const submitted = await context.service.submit({
-      jobId: input.jobId,
-      settings: input.settings,
-      images: { input_image },
-      requester,
-      reportTo: reportTarget(context, input.place),
-      deliverVia: SLACK_DELIVERY_QUEUE,
-    });
-    answer = await afterSubmit(context, sink, submitted, input.place, requester);
-  } catch (error) {
-    answer = { ok: false, text: explain(context, error) };
-  }
+  const origin = originOf(context, input.user.id, input.place.channel, displayName);
+  const answer = await submitAndAnswer(
+    context,
+    () =>
+      context.service.submit({
+        jobId: input.jobId,
+        settings: input.settings,
+        images: { input_image: slackImage(context, input.file) },
+        origin,
+        reportTo: reportTarget(context, input.place),
+      }),
+    input.place,
+    origin,
+  );
   if (!answer.ok) await tell(context, input.reply, answer.text);
   return answer;
 }

@@ -1,8 +1,8 @@
 import { UserFacingError } from '../../core/errors.js';
 import { CANCEL_ANSWER } from '../../core/status-text.js';
-import { SLACK_DELIVERY_QUEUE, type SlackContext } from './context.js';
-import { afterSubmit, explain, type Place, reportTarget, requesterOf, type StartAnswer } from './intake.js';
-import type { SlackStatusSink } from './reporter.js';
+import type { SlackContext } from './context.js';
+import { originOf, type Place, reportTarget, type StartAnswer, submitAndAnswer } from './intake.js';
+import { explain } from './refusals.js';
 
 export interface RerunInput {
   parentJobId: string;
@@ -15,11 +15,8 @@ export interface RerunInput {
  * Reruns a job with a new seed (same stored image, prompt and settings) where the parent was
  * reported. service.rerun links the parent and folds double clicks into one job.
  */
-export async function rerunJob(
-  context: SlackContext,
-  sink: SlackStatusSink,
-  input: RerunInput,
-): Promise<StartAnswer> {
+export async function rerunJob(context: SlackContext, input: RerunInput): Promise<StartAnswer> {
+  let place: Place;
   try {
     const parent = await context.service.record(input.parentJobId);
     if (parent?.reportTo.platform !== 'slack') {
@@ -27,22 +24,26 @@ export async function rerunJob(
         'that video is too old to rerun (its settings have expired); start a new /animate',
       );
     }
-    const place: Place = {
+    place = {
       channel: String(parent.reportTo.channel),
       ...(parent.reportTo.threadTs ? { threadTs: String(parent.reportTo.threadTs) } : {}),
     };
-    const displayName = input.user.displayName ?? (await context.users.displayName(input.user.id));
-    const requester = requesterOf(context, input.user.id, displayName);
-    const submitted = await context.service.rerun(input.parentJobId, {
-      jobId: input.jobId,
-      requester,
-      reportTo: reportTarget(context, place),
-      deliverVia: SLACK_DELIVERY_QUEUE,
-    });
-    return await afterSubmit(context, sink, submitted, place, requester);
   } catch (error) {
     return { ok: false, text: explain(context, error) };
   }
+  const displayName = input.user.displayName ?? (await context.users.displayName(input.user.id));
+  const origin = originOf(context, input.user.id, place.channel, displayName);
+  return submitAndAnswer(
+    context,
+    () =>
+      context.service.rerun(input.parentJobId, {
+        jobId: input.jobId,
+        origin,
+        reportTo: reportTarget(context, place),
+      }),
+    place,
+    origin,
+  );
 }
 
 /** Only the requester or a workspace admin/owner (users.info is_admin / is_owner) may cancel. */
@@ -64,12 +65,6 @@ export async function cancelJob(
     });
     return { ok: result === 'removed' || result === 'signalled', text: CANCEL_ANSWER[result] };
   } catch (error) {
-    if (error instanceof UserFacingError && /only the person who asked/.test(error.message)) {
-      return {
-        ok: false,
-        text: 'Only the person who asked for this video (or a workspace admin) can cancel it.',
-      };
-    }
     return { ok: false, text: explain(context, error) };
   }
 }

@@ -54,8 +54,8 @@ export interface StatusMessage {
 export function statusMessage(
   snapshot: JobSnapshot,
   info: { requesterId?: string; extra?: string[] } = {},
+  view: StatusView = renderStatus(snapshot),
 ): StatusMessage {
-  const view = renderStatus(snapshot);
   const lines = [`*${escapeMrkdwn(truncate(view.headline, 300))}*`];
   if (view.bar !== undefined) lines.push(`\`${view.bar}\` ${view.percent ?? 0}%`);
   if (view.etaUnix) lines.push(`Ready around ${slackDate(view.etaUnix)}`);

@@ -7,7 +7,7 @@ import type {
   BackendProgress,
   SubmitHooks,
 } from '../../../src/backends/backend.js';
-import type { ComfyBackendOptions } from '../../../src/backends/comfyui/backend.js';
+import type { ComfyBackendOptions } from '../../../src/backends/comfyui/options.js';
 import type { RemoteTaskRef } from '../../../src/core/job.js';
 import type { GenerationRequest, StoredImage } from '../../../src/core/request.js';
 import { createLogger } from '../../../src/log.js';

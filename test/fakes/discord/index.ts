@@ -99,6 +99,12 @@ export interface FakeDiscord {
       }
     | undefined;
   readonly requests: readonly FakeRequestLog[];
+  readonly stats: {
+    /** Every 429 served, whatever the cause (setRateLimit rules, route buckets, the channel budget). */
+    readonly rateLimited: number;
+    /** 429s served by the unpublished per-channel budget: in one channel, or in all. */
+    channelBudgetRefusals(channelId?: string): number;
+  };
   readonly identifies: readonly IdentifyRecord[];
   readonly dispatches: readonly { t: string; s: number; sessionId: string; at: number }[];
   readonly resumes: readonly { sessionId: string; seq: number; ok: boolean; at: number }[];
@@ -681,6 +687,12 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     },
     get requests() {
       return rest.requests;
+    },
+    stats: {
+      get rateLimited() {
+        return rest.rateLimited;
+      },
+      channelBudgetRefusals: (channelId) => rest.channelBudget.refused(channelId),
     },
     get identifies() {
       return gateway.identifies;

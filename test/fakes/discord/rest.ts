@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ChannelBudget, countedChannel } from './channel-budget.js';
 import type { Events } from './events.js';
 import { Perm } from './permissions.js';
 import { snowflake } from './snowflake.js';
@@ -81,12 +82,16 @@ export class RestApi {
   readonly rateLimitRules: RateLimitRule[] = [];
   private readonly routes: Route[] = [];
   private readonly buckets = new Map<string, { windowStart: number; count: number }>();
+  readonly channelBudget: ChannelBudget;
+  /** Every 429 served, whatever the cause. */
+  rateLimited = 0;
 
   constructor(
     private readonly world: World,
     private readonly events: Events,
     private readonly gatewayUrl: () => string,
   ) {
+    this.channelBudget = new ChannelBudget(world.opts.channelBudget);
     this.registerRoutes();
   }
 
@@ -128,6 +133,7 @@ export class RestApi {
     const headers: Record<string, string> = {};
     const send = (status: number, body?: Json) => {
       log.status = status;
+      if (status === 429) this.rateLimited += 1;
       if (
         body &&
         typeof body === 'object' &&
@@ -246,6 +252,21 @@ export class RestApi {
     }
     setBucketHeaders(bucketLimit - state.count);
 
+    // The channel's unpublished budget: the headers above say nothing about it (channel-budget.ts).
+    const budgetChannel = countedChannel(this.world, method, route.template, params, json);
+    const budget = budgetChannel ? this.channelBudget.take(budgetChannel, now) : undefined;
+    if (budget && !budget.ok) {
+      const retryAfter = Math.max(0.001, budget.retryAfterMs / 1000);
+      headers['Retry-After'] = String(Math.ceil(retryAfter));
+      headers['X-RateLimit-Scope'] = 'shared';
+      send(429, {
+        message: 'You are being rate limited.',
+        retry_after: Number(retryAfter.toFixed(3)),
+        global: false,
+      });
+      return;
+    }
+
     try {
       const reply = await route.handler({
         method,
@@ -256,8 +277,10 @@ export class RestApi {
         files,
         auth,
       });
+      if (reply.status >= 400 && budget?.ok) budget.refund();
       send(reply.status, reply.body);
     } catch (err) {
+      if (budget?.ok) budget.refund();
       if (err instanceof ApiError) {
         const body: JsonObject = { message: err.message, code: err.code };
         if (err.errors !== undefined) body.errors = err.errors;

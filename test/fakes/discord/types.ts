@@ -85,6 +85,12 @@ export interface FakeDiscordOptions {
   attachmentUrlTtlMs?: number;
   /** HELLO heartbeat_interval (default 41250 ms). */
   heartbeatIntervalMs?: number;
+  /**
+   * Discord's unpublished per-channel budget of message creates and edits through any route
+   * (default 5 per 5000 ms, as the real service enforces; `false` turns it off). Never advertised in
+   * headers; a request over it answers 429 with `X-RateLimit-Scope: shared`. See channel-budget.ts.
+   */
+  channelBudget?: { count: number; windowMs: number } | false;
   /** Per-bucket rate limit reported (and enforced) on REST routes (default 50 per 1000 ms). */
   bucketLimit?: number;
   bucketWindowMs?: number;

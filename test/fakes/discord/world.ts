@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { DISCORD_CHANNEL_BUDGET } from './channel-budget.js';
 import { guessContentType, imageSize, UrlSigner } from './media.js';
 import {
   ALL_PERMISSIONS,
@@ -204,6 +205,7 @@ export class World {
       | 'bucketLimit'
       | 'bucketWindowMs'
       | 'privilegedIntents'
+      | 'channelBudget'
     >
   > & { tierUploadLimits: Partial<Record<0 | 1 | 2 | 3, number>> };
   baseUrl = '';
@@ -225,6 +227,7 @@ export class World {
       bucketLimit: options.bucketLimit ?? 50,
       bucketWindowMs: options.bucketWindowMs ?? 1000,
       privilegedIntents: options.privilegedIntents ?? (1 << 1) | (1 << 8) | (1 << 15),
+      channelBudget: options.channelBudget ?? DISCORD_CHANNEL_BUDGET,
     };
     this.users.set(this.botUserId, {
       id: this.botUserId,

@@ -2,7 +2,6 @@ import type { App } from '@slack/bolt';
 import { SLACK_IDS, type SlackContext } from '../context.js';
 import { tell } from '../intake.js';
 import { cancelJob, rerunJob } from '../jobs.js';
-import type { SlackStatusSink } from '../reporter.js';
 
 /**
  * "Cancel" on a status message, "Rerun (new seed)" on a result (and "Try again" on a failed
@@ -11,7 +10,7 @@ import type { SlackStatusSink } from '../reporter.js';
 const clickTime = (action: object) =>
   String((action as { action_ts?: unknown }).action_ts ?? Date.now() / 1000).replace(/[^\w.-]/g, '');
 
-export function register(app: App, context: SlackContext, sink: SlackStatusSink): void {
+export function register(app: App, context: SlackContext): void {
   app.action(SLACK_IDS.cancelAction, async ({ ack, action, body }) => {
     await ack();
     if (action.type !== 'button' || body.type !== 'block_actions' || !action.value) return;
@@ -26,7 +25,7 @@ export function register(app: App, context: SlackContext, sink: SlackStatusSink)
   app.action(SLACK_IDS.rerunAction, async ({ ack, action, body }) => {
     await ack();
     if (action.type !== 'button' || body.type !== 'block_actions' || !action.value) return;
-    const answer = await rerunJob(context, sink, {
+    const answer = await rerunJob(context, {
       parentJobId: action.value,
       // Every click is its own job id; service.rerun folds a double click into one job.
       jobId: `sl-b-${body.user.id}-${clickTime(action)}`,

@@ -1,7 +1,7 @@
 import type { App } from '@slack/bolt';
 import { FIELD_INFO } from '../../../core/request.js';
 import { SLACK_IDS, type SlackContext } from '../context.js';
-import { refusal } from '../intake.js';
+import { refusedHere } from '../intake.js';
 import { splitMessage } from '../settings.js';
 import { animateModal } from '../views/animate-modal.js';
 
@@ -31,7 +31,7 @@ export function register(app: App, context: SlackContext): void {
       await ack({ response_type: 'ephemeral', text: helpText() });
       return;
     }
-    const refused = refusal(context, command.channel_id);
+    const refused = await refusedHere(context, command.user_id, command.channel_id);
     if (refused) {
       await ack({ response_type: 'ephemeral', text: refused });
       return;

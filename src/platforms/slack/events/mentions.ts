@@ -1,16 +1,15 @@
 import type { App } from '@slack/bolt';
 import type { SlackContext } from '../context.js';
 import {
-  fixList,
   isImageFile,
   type Place,
   type ReplyTarget,
-  refusal,
+  refusedHere,
   type SlackFileRef,
   startJob,
   tell,
 } from '../intake.js';
-import type { SlackStatusSink } from '../reporter.js';
+import { fixList } from '../refusals.js';
 import { readSettings, splitMessage } from '../settings.js';
 
 /** The fields of app_mention and message events Kinema reads. */
@@ -38,7 +37,6 @@ const HINT =
  */
 export async function handleMessage(
   context: SlackContext,
-  sink: SlackStatusSink,
   event: MessageLike,
   via: 'app_mention' | 'message',
 ): Promise<void> {
@@ -66,12 +64,12 @@ export async function handleMessage(
   };
   if (files.length === 0) {
     // No claim: should a file_share twin of this mention follow, it still counts.
-    await tell(context, reply, refusal(context, event.channel) ?? HINT);
+    await tell(context, reply, (await refusedHere(context, event.user, event.channel)) ?? HINT);
     return;
   }
   // From here on one answer per message, whichever event came first.
   if (!(await context.messages.claim('message', `${event.channel}-${event.ts}`))) return;
-  const refused = refusal(context, event.channel);
+  const refused = await refusedHere(context, event.user, event.channel);
   if (refused) return tell(context, reply, refused);
   const image = files.find(isImageFile);
   if (!image) {
@@ -84,7 +82,7 @@ export async function handleMessage(
   }
   const settings = readSettings({ prompt }, advanced);
   if (!settings.ok) return tell(context, reply, fixList(settings.errors));
-  await startJob(context, sink, {
+  await startJob(context, {
     jobId: `sl-m-${event.channel}-${event.ts}`,
     settings: settings.value,
     file: image,
@@ -94,11 +92,11 @@ export async function handleMessage(
   });
 }
 
-export function register(app: App, context: SlackContext, sink: SlackStatusSink): void {
+export function register(app: App, context: SlackContext): void {
   app.event('app_mention', async ({ event }) => {
-    await handleMessage(context, sink, event as unknown as MessageLike, 'app_mention');
+    await handleMessage(context, event as unknown as MessageLike, 'app_mention');
   });
   app.event('message', async ({ event }) => {
-    await handleMessage(context, sink, event as unknown as MessageLike, 'message');
+    await handleMessage(context, event as unknown as MessageLike, 'message');
   });
 }

@@ -1,6 +1,6 @@
 import type { App } from '@slack/bolt';
 import { SLACK_IDS, type SlackContext } from '../context.js';
-import { isImageFile, refusal, type SlackFileRef, tell } from '../intake.js';
+import { isImageFile, refusedHere, type SlackFileRef, tell } from '../intake.js';
 import { animateModal } from '../views/animate-modal.js';
 
 /**
@@ -18,7 +18,7 @@ export function register(app: App, context: SlackContext): void {
         channel: shortcut.channel.id,
         responseUrl: shortcut.response_url,
       };
-      const refused = refusal(context, shortcut.channel.id);
+      const refused = await refusedHere(context, shortcut.user.id, shortcut.channel.id);
       if (refused) return tell(context, reply, refused);
       const files = (shortcut.message.files ?? []) as SlackFileRef[];
       const image = files.find(isImageFile);

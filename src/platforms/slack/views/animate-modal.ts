@@ -2,11 +2,10 @@ import type { App, types, ViewOutput } from '@slack/bolt';
 import { MODEL_PROFILES } from '../../../core/models.js';
 import { FIELD_INFO, type FieldInfo, type ModelId, PROMPT_MAX_CHARS } from '../../../core/request.js';
 import { truncate } from '../../../core/status-text.js';
-import { OverLimitError } from '../../../service/generation-service.js';
 import { SLACK_IDS, type SlackContext } from '../context.js';
-import { fileProblem, refusal, requesterOf, type SlackFileRef, startJob } from '../intake.js';
+import { fileProblem, originOf, type SlackFileRef, startJob } from '../intake.js';
+import { refusalText } from '../refusals.js';
 import { escapeMrkdwn } from '../render.js';
-import type { SlackStatusSink } from '../reporter.js';
 import { ADVANCED, readSettings } from '../settings.js';
 
 /**
@@ -214,7 +213,7 @@ function errorsByBlock(bySource: Map<string, string[]>): Record<string, string> 
 }
 
 /** Validates inline (fast checks only: 3 s to answer), acknowledges, then downloads and enqueues. */
-export function register(app: App, context: SlackContext, sink: SlackStatusSink): void {
+export function register(app: App, context: SlackContext): void {
   app.view(SLACK_IDS.animateView, async ({ ack, body, view }) => {
     const origin = parseOrigin(view.private_metadata);
     const firstBlock = origin?.kind === 'command' ? IMAGE_BLOCK : 'prompt';
@@ -234,17 +233,13 @@ export function register(app: App, context: SlackContext, sink: SlackStatusSink)
     } else if (!file) {
       errors[firstBlock] = 'The image of that message is gone; run the shortcut again.';
     }
-    const refused = refusal(context, origin.channel);
-    if (refused) errors[firstBlock] = refused;
     const user = { id: body.user.id, displayName: body.user.name };
-    if (Object.keys(errors).length === 0) {
-      try {
-        await context.service.checkLimits(requesterOf(context, user.id, user.displayName));
-      } catch (error) {
-        if (!(error instanceof OverLimitError)) throw error;
-        errors[firstBlock] = truncate(error.message.charAt(0).toUpperCase() + error.message.slice(1), 300);
-      }
-    }
+    // The form stays open with the refusal in it: access always, the person's caps once all else is right.
+    const refused = await context.service.refusal(
+      originOf(context, user.id, origin.channel, user.displayName),
+      Object.keys(errors).length === 0 ? 'capacity' : 'access',
+    );
+    if (refused) errors[firstBlock] = truncate(refusalText(refused), 300);
     if (Object.keys(errors).length > 0 || !read.settings.ok || !file) {
       await ack({ response_action: 'errors', errors });
       return;
@@ -252,7 +247,7 @@ export function register(app: App, context: SlackContext, sink: SlackStatusSink)
     await ack();
     // One job per view, even if the same submission arrives twice at once.
     if (!(await context.messages.claim('message', `view-${view.id}`))) return;
-    await startJob(context, sink, {
+    await startJob(context, {
       jobId: `sl-${view.id}`,
       settings: read.settings.value,
       file,

@@ -1,13 +1,13 @@
 /**
- * `npm run commands:deploy`: registers every command in this folder with one bulk overwrite.
+ * `npm run commands:deploy`: registers every command in `commands/` with one bulk overwrite.
  * Guild-scoped (instant) when DISCORD_GUILD_ID is set, global otherwise. Run it after changing
  * commands, not at every start.
  */
 import { REST, Routes } from 'discord.js';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { isEntryPoint } from '../src/entry-point.js';
-import { loadCommands } from '../src/platforms/discord/command-loader.js';
-import { discordRestAgent } from '../src/platforms/discord/rest-agent.js';
+import { ConfigError, loadConfig } from './src/config.js';
+import { isEntryPoint } from './src/entry-point.js';
+import { loadCommands } from './src/platforms/discord/command-loader.js';
+import { discordRestAgent } from './src/platforms/discord/rest-agent.js';
 
 export async function deployCommands(env = loadConfig()): Promise<{ count: number; scope: string }> {
   if (!env.DISCORD_TOKEN || !env.DISCORD_APPLICATION_ID) {

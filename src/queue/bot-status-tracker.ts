@@ -1,17 +1,32 @@
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobProgress } from '../core/job.js';
-import type { JobSnapshot } from '../core/status-text.js';
+import { type JobSnapshot, renderStatus, type StatusView, statusFingerprint } from '../core/status-text.js';
 import type { Logger } from '../log.js';
 import { GENERATE_QUEUE } from './connection.js';
 import type { GenerationQueue } from './generation-queue.js';
 
+/**
+ * The bot side of a job's progress. The path, end to end:
+ *
+ *   worker (backend progress) → WorkerProgressWriter → job progress in Redis (BullMQ `job.progress`
+ *   and its `progress` event) → BotStatusTracker in the bot process → the platform's status sink
+ *
+ * This is the one coalescer where progress is shown: per job, at most one render per interval, the
+ * latest state always lands, and a view that looks the same as the one on screen is not sent again.
+ * The sink only draws (Discord embed, Slack blocks) and sends.
+ */
+
 /** A platform's way to show a job's status (edit a Discord message, `chat.update` a Slack one). */
 export interface StatusSink {
-  show(snapshot: JobSnapshot): Promise<void>;
+  /**
+   * Shows the view. True when it is on screen now (or never can be: the message is gone), false when
+   * it was skipped for now (e.g. an edit budget is spent), so the same view is tried again later.
+   */
+  show(snapshot: JobSnapshot, view: StatusView): Promise<boolean>;
 }
 
-export interface StatusTrackerOptions {
+export interface BotStatusTrackerOptions {
   prefix: string;
   platform: string;
   /** Least time between two renders of one job: Discord and Slack both punish fast edits. */
@@ -20,17 +35,21 @@ export interface StatusTrackerOptions {
 
 /**
  * Keeps every in-flight job of one platform on screen: listens to queue events from any worker,
- * builds a snapshot (state, queue position, progress) and hands it to the sink, coalesced per job.
- * The set of tracked jobs lives in Redis, so a restarted bot picks up where it left off.
+ * builds a snapshot (state, queue position, progress), renders it with the platform-neutral status
+ * text and hands it to the sink, coalesced per job. The set of tracked jobs lives in Redis, so a
+ * restarted bot picks up where it left off.
  */
-export class StatusTracker {
+export class BotStatusTracker {
   private readonly events: QueueEvents;
   private readonly key: string;
   private readonly minIntervalMs: number;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly lastRender = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
+  /** What each job's status message shows, as a fingerprint: an unchanged view is not sent again. */
+  private readonly shown = new Map<string, string>();
   private closed = false;
+  private closing?: Promise<void>;
   private positionsCache?: { at: number; value: Promise<Map<string, { position: number; of: number }>> };
 
   constructor(
@@ -38,7 +57,7 @@ export class StatusTracker {
     private readonly queue: GenerationQueue,
     private readonly sink: StatusSink,
     private readonly log: Logger,
-    options: StatusTrackerOptions,
+    options: BotStatusTrackerOptions,
   ) {
     this.key = `${options.prefix}:tracked:${options.platform}`;
     this.minIntervalMs = options.minIntervalMs ?? 5_000;
@@ -64,7 +83,9 @@ export class StatusTracker {
     for (const jobId of await this.tracked()) this.schedule(jobId);
   }
 
-  async track(jobId: string): Promise<void> {
+  /** `posted` is what a freshly posted status message already shows, so it is not drawn again. */
+  async track(jobId: string, posted?: StatusView): Promise<void> {
+    if (posted) this.shown.set(jobId, statusFingerprint(posted));
     await this.connection.sadd(this.key, jobId);
     this.schedule(jobId, true);
   }
@@ -73,6 +94,7 @@ export class StatusTracker {
     clearTimeout(this.timers.get(jobId));
     this.timers.delete(jobId);
     this.lastRender.delete(jobId);
+    this.shown.delete(jobId);
     await this.connection.srem(this.key, jobId);
   }
 
@@ -84,7 +106,9 @@ export class StatusTracker {
     if (await this.connection.sismember(this.key, jobId)) this.schedule(jobId);
   }
 
+  /** The line moved: positions read before are stale, and every waiting job is drawn again. */
   private async refreshWaiting() {
+    this.positionsCache = undefined;
     for (const jobId of await this.tracked()) this.schedule(jobId);
   }
 
@@ -110,7 +134,10 @@ export class StatusTracker {
       const snapshot = await this.snapshot(jobId);
       // Finished jobs are drawn by the delivery, which has the outcome; nothing to do here.
       if (!snapshot) return;
-      await this.sink.show(snapshot);
+      const view = renderStatus(snapshot);
+      const fingerprint = statusFingerprint(view);
+      if (this.shown.get(jobId) === fingerprint) return;
+      if (await this.sink.show(snapshot, view)) this.shown.set(jobId, fingerprint);
     } catch (error) {
       this.log.warn({ err: error, jobId }, 'could not update the status message');
     }
@@ -142,8 +169,9 @@ export class StatusTracker {
   }
 
   /**
-   * Positions of all waiting jobs, read at most four times a second: one queue move re-renders every
-   * waiting job, and reading the whole wait list for each of them would be quadratic.
+   * Positions of all waiting jobs, read once per queue move (and at most four times a second
+   * otherwise): one move re-renders every waiting job, and reading the whole wait list for each of
+   * them would be quadratic.
    */
   private positions() {
     const now = Date.now();
@@ -153,10 +181,13 @@ export class StatusTracker {
     return this.positionsCache.value;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    await Promise.allSettled(this.running.values());
-    await this.events.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      for (const timer of this.timers.values()) clearTimeout(timer);
+      await Promise.allSettled(this.running.values());
+      await this.events.close();
+    })();
+    return this.closing;
   }
 }

@@ -1,8 +1,9 @@
-import { type ComfyGraph, DECODE_CLASSES, isSamplerClass } from './workflow.js';
+import { type ComfyGraph, DECODE_CLASSES, isSamplerClass } from './nodes.js';
 
 /**
- * Weighted progress of one ComfyUI prompt (shared/specs/comfyui-api.md §7): samplers share 0.80,
- * the VAE decode 0.08, every other node an equal part of 0.12. Monotonic, at most 99 until success.
+ * Weighted progress of one ComfyUI prompt, from its node events (shared/specs/comfyui-api.md §7):
+ * samplers share 0.80, the VAE decode 0.08, every other node an equal part of 0.12. Monotonic, at
+ * most 99 until success.
  */
 
 const SAMPLER_SHARE = 0.8;
@@ -19,7 +20,7 @@ const DETAIL_BY_CLASS: ReadonlyArray<[RegExp, string]> = [
   [/^(CreateVideo|Save|VHS_VideoCombine)/, 'encoding the video'],
 ];
 
-export class ProgressTracker {
+export class NodeProgress {
   private readonly weights = new Map<string, number>();
   private readonly classes = new Map<string, string>();
   private readonly done = new Set<string>();

@@ -1,0 +1,21 @@
+import { refusalText as neutral, type Refusal } from '../../service/refusals.js';
+import { explain as explainFor, fixList as fixListOf } from '../shared/answers.js';
+import type { DiscordContext } from './context.js';
+
+/** Every refusal, in Discord's words: the one place they are written (Sapphire's "command denied"). */
+export function refusalText(refusal: Refusal): string {
+  switch (refusal.reason) {
+    case 'channel-not-allowed':
+      return `Kinema is not enabled in this channel; try ${refusal.allowed.map((id) => `<#${id}>`).join(', ')}.`;
+    default:
+      return neutral(refusal);
+  }
+}
+
+/** What to tell the person about a failed request (refusals in Discord's words). */
+export function explain(context: Pick<DiscordContext, 'log'>, error: unknown): string {
+  return explainFor(error, context.log, refusalText);
+}
+
+/** A Discord message holds 2000 characters; settings errors leave room for the rest. */
+export const fixList = (errors: string[]) => fixListOf(errors, 1900);

@@ -1,0 +1,52 @@
+import type { DeliveryJobData } from '../../core/job.js';
+import { type JobSnapshot, outcomeSnapshot } from '../../core/status-text.js';
+import type { Logger } from '../../log.js';
+import type { PlatformFeed } from '../../service/platform-feed.js';
+
+/** How one platform posts a finished job; `Where` is its channel (and thread), `Posted` its result. */
+export interface OutcomePoster<Where, Posted> {
+  /** Where the outcome goes, or undefined when it can never be posted there (given up, not retried). */
+  where(delivery: DeliveryJobData): Promise<Where | undefined>;
+  /** The result an earlier attempt already posted: a retried delivery never posts twice. */
+  delivered(jobId: string): Promise<Posted | undefined>;
+  postVideo(delivery: DeliveryJobData, where: Where): Promise<Posted>;
+  /** Draws the final state on the status message; false when there is no message to edit. */
+  finishStatus(
+    delivery: DeliveryJobData,
+    snapshot: JobSnapshot,
+    where: Where,
+    posted?: Posted,
+  ): Promise<boolean>;
+  /** Says why there is no video in a new message, when the status message could not say it. */
+  postOutcome(delivery: DeliveryJobData, snapshot: JobSnapshot, where: Where): Promise<void>;
+}
+
+/**
+ * One outcome, the same way on every platform: the video (once), then the final status; or, for a
+ * failed or cancelled job, the final status (or a new message when that cannot be edited). A throw
+ * leaves the delivery to be retried by its queue; tracking ends only once it is done.
+ */
+export async function deliverOutcome<Where, Posted>(
+  poster: OutcomePoster<Where, Posted>,
+  feed: PlatformFeed,
+  log: Logger,
+  delivery: DeliveryJobData,
+): Promise<void> {
+  const { jobId, outcome } = delivery;
+  const where = await poster.where(delivery);
+  if (where === undefined) {
+    await feed.untrack(jobId);
+    return;
+  }
+  const snapshot = outcomeSnapshot(delivery);
+  if (outcome.kind === 'succeeded') {
+    const posted = (await poster.delivered(jobId)) ?? (await poster.postVideo(delivery, where));
+    // The video is out: a status edit that fails now must not post it again.
+    await poster
+      .finishStatus(delivery, snapshot, where, posted)
+      .catch((error) => log.warn({ err: error, jobId }, 'could not mark the status done'));
+  } else if (!(await poster.finishStatus(delivery, snapshot, where))) {
+    await poster.postOutcome(delivery, snapshot, where);
+  }
+  await feed.untrack(jobId);
+}

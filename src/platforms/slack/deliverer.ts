@@ -1,0 +1,151 @@
+import type { DeliveryJobData } from '../../core/job.js';
+import type { JobSnapshot } from '../../core/status-text.js';
+import type { OutcomePoster } from '../shared/delivery.js';
+import type { SlackContext } from './context.js';
+import { escapeMrkdwn, rerunButton, resultMessage, statusMessage } from './render.js';
+import { type SlackStatusSink, slackErrorCode } from './status-sink.js';
+import { type SlackDelivered, type SlackStatusRef, slackMessageId } from './store.js';
+
+const MiB = 1024 * 1024;
+/** Slack's per-file upload limit (platform notes S4; unconfirmed officially, 1 GB). */
+const SLACK_MAX_UPLOAD = 1000 * MiB;
+
+interface Where {
+  channel: string;
+  threadTs?: string;
+  ref?: SlackStatusRef;
+}
+
+/** Posts outcomes on Slack (the steps are shared, platforms/shared/delivery.ts): the mp4 with the external upload flow. */
+export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
+  constructor(
+    private readonly context: SlackContext,
+    private readonly sink: SlackStatusSink,
+  ) {}
+
+  async where(delivery: DeliveryJobData): Promise<Where | undefined> {
+    const ref = await this.context.messages.status(delivery.jobId);
+    const channel = String(delivery.reportTo.channel ?? ref?.channel ?? '');
+    const threadTs = (delivery.reportTo.threadTs as string | undefined) ?? ref?.threadTs;
+    if (!channel || ref?.unreachable) return undefined;
+    return { channel, ...(threadTs ? { threadTs } : {}), ...(ref ? { ref } : {}) };
+  }
+
+  delivered(jobId: string): Promise<SlackDelivered | undefined> {
+    return this.context.messages.delivered(jobId);
+  }
+
+  finishStatus(
+    delivery: DeliveryJobData,
+    snapshot: JobSnapshot,
+    { ref }: Where,
+    posted?: SlackDelivered,
+  ): Promise<boolean> {
+    const where = ref?.threadTs ? 'in this thread' : 'below';
+    return this.sink.finish(delivery.jobId, snapshot, posted?.fileId ? [`The video is ${where}.`] : []);
+  }
+
+  async postOutcome(delivery: DeliveryJobData, snapshot: JobSnapshot, { channel, threadTs }: Where) {
+    const message = statusMessage(snapshot, { requesterId: delivery.requester.userId });
+    await this.context.clients.delivery.chat.postMessage({
+      channel,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      text: `<@${delivery.requester.userId}> ${message.text}`,
+      blocks: message.blocks,
+    });
+  }
+
+  async postVideo(delivery: DeliveryJobData, { channel, threadTs }: Where): Promise<SlackDelivered> {
+    if (delivery.outcome.kind !== 'succeeded') throw new Error('not a success');
+    const { result } = delivery.outcome;
+    const stored = await this.context.service.openResult(result.videoKey);
+    if (!stored) throw new Error(`the finished video ${result.videoKey} has expired`);
+    const filename = `kinema-${delivery.request.seed}.mp4`;
+    const message = resultMessage(delivery.jobId, delivery.request, {
+      requesterId: delivery.requester.userId,
+      durationSeconds: result.durationSeconds,
+      parentJobId: delivery.parentJobId,
+      notes: result.notes,
+    });
+    const client = this.context.clients.delivery;
+    let delivered: SlackDelivered | undefined;
+    let refused: string | undefined;
+    if (stored.meta.bytes <= SLACK_MAX_UPLOAD) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of stored.stream) chunks.push(chunk as Buffer);
+      try {
+        // The external upload flow (files.getUploadURLExternal, POST, files.completeUploadExternal).
+        const file = {
+          file: Buffer.concat(chunks),
+          filename,
+          title: `Kinema · seed ${delivery.request.seed}`,
+          alt_text: `Video: ${delivery.request.prompt}`.slice(0, 1000),
+          blocks: message.blocks,
+        };
+        const upload = await client.filesUploadV2(
+          threadTs ? { ...file, channel_id: channel, thread_ts: threadTs } : { ...file, channel_id: channel },
+        );
+        const completion = (upload.files as Array<{ files?: Array<{ id?: string }> }> | undefined)?.[0];
+        const fileId = completion?.files?.[0]?.id ?? '';
+        delivered = { fileId, ts: fileId ? await this.shareTs(fileId, channel) : undefined };
+      } catch (error) {
+        const code = slackErrorCode(error);
+        if (code !== 'file_upload_size_restricted' && code !== 'not_in_channel') throw error;
+        refused = code;
+        this.context.log.warn(
+          { jobId: delivery.jobId, code },
+          'slack refused the upload; posting a link instead',
+        );
+      }
+    } else {
+      stored.stream.destroy();
+    }
+    if (!delivered) {
+      const url = await this.context.links.create(result.videoKey, filename);
+      const size = `${(stored.meta.bytes / MiB).toFixed(1)} MiB`;
+      const why =
+        refused === 'not_in_channel'
+          ? 'I cannot upload files in this channel because I am not a member of it (invite me with /invite @Kinema)'
+          : `The video (${size}) is too large to upload here`;
+      const note = url
+        ? `${why}, so here is a link: ${url}`
+        : `${why}; ask the bot's operator to set PUBLIC_URL so such videos get a link.`;
+      const posted = await client.chat.postMessage({
+        channel,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        text: `${message.text}\n${escapeMrkdwn(note)}`,
+        blocks: [
+          ...message.blocks.slice(0, -1),
+          { type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(note) } },
+          { type: 'actions', elements: [rerunButton(delivery.jobId)] },
+        ],
+      });
+      delivered = { fileId: '', ts: posted.ts };
+    }
+    await this.context.messages.markDelivered(delivery.jobId, delivered);
+    if (delivered.ts)
+      await this.context.messages.linkMessage(slackMessageId(channel, delivered.ts), delivery.jobId);
+    return delivered;
+  }
+
+  /**
+   * The ts of the message that shares an uploaded file, so reactions on it find the job. Slack
+   * processes uploads asynchronously: files.info may need a moment to list the share.
+   */
+  private async shareTs(fileId: string, channel: string): Promise<string | undefined> {
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const info = await this.context.clients.delivery.files.info({ file: fileId }).catch(() => undefined);
+      const shares = info?.file?.shares as
+        | Record<string, Record<string, Array<{ ts?: string }>> | undefined>
+        | undefined;
+      const ts = shares?.public?.[channel]?.[0]?.ts ?? shares?.private?.[channel]?.[0]?.ts;
+      if (ts) return ts;
+      await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
+    }
+    this.context.log.warn(
+      { fileId },
+      'could not learn the message of the uploaded video; reactions on it will not work',
+    );
+    return undefined;
+  }
+}

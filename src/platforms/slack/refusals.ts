@@ -1,0 +1,21 @@
+import { refusalText as neutral, type Refusal } from '../../service/refusals.js';
+import { explain as explainFor, fixList as fixListOf } from '../shared/answers.js';
+import type { SlackContext } from './context.js';
+
+/** Every refusal, in Slack's words: the one place they are written (Sapphire's "command denied"). */
+export function refusalText(refusal: Refusal): string {
+  switch (refusal.reason) {
+    case 'not-owner':
+      return 'Only the person who asked for this video (or a workspace admin) can cancel it.';
+    default:
+      return neutral(refusal);
+  }
+}
+
+/** What to tell the person about a failed request (refusals in Slack's words). */
+export function explain(context: Pick<SlackContext, 'log'>, error: unknown): string {
+  return explainFor(error, context.log, refusalText);
+}
+
+/** A Slack message holds 3000 characters in a section; settings errors leave room for the rest. */
+export const fixList = (errors: string[]) => fixListOf(errors, 2900);

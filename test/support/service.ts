@@ -1,0 +1,17 @@
+import type { Config } from '../../src/config.js';
+import type { Pipeline } from '../../src/pipeline.js';
+import { GenerationService, type ServiceSettings } from '../../src/service/generation-service.js';
+
+/** The service as main.ts wires it, from a test's pipeline and config. */
+export function serviceFor(
+  pipeline: Pipeline,
+  config: Pick<Config, 'MAX_ACTIVE_PER_USER' | 'MAX_QUEUED_PER_USER' | 'MAX_INPUT_BYTES'>,
+  extra: Partial<ServiceSettings> = {},
+): GenerationService {
+  return new GenerationService(pipeline.serviceDeps(), {
+    defaultModel: 'wan2.1',
+    limits: { maxRunningPerUser: config.MAX_ACTIVE_PER_USER, maxWaitingPerUser: config.MAX_QUEUED_PER_USER },
+    maxInputBytes: config.MAX_INPUT_BYTES,
+    ...extra,
+  });
+}
