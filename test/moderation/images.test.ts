@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.js';
+import { sampleFrames } from '../../src/media/frames.js';
 import { ImageModerator } from '../../src/service/moderation/image-moderator.js';
 import {
   allowsFlaggedContent,
@@ -16,6 +18,7 @@ import {
 } from '../../src/service/moderation/nsfw-classifier.js';
 import { inputImageRefusal, withheldResultNotice } from '../../src/service/moderation/refusals.js';
 import { moderationSettings } from '../../src/service/moderation/settings.js';
+import { makeMp4, tempDir } from '../support/media.js';
 import { gradientPng, shapesPng } from './synthetic-images.js';
 
 /** The thresholds a bot gets when nothing is set. */
@@ -82,6 +85,20 @@ describe('image moderation with the real classifier', () => {
     expect(await new ImageModerator(defaults).checkFrames(frames)).toMatchObject({ status: 'ok' });
     expect(await withThreshold(0).checkFrames(frames)).toMatchObject({ status: 'flagged', frame: 0 });
     await expect(nsfwClassifier.classify({ width: 224, height: 224, rgb: wide })).rejects.toThrow(/bytes/);
+  });
+
+  it("checks a result's first, middle and last frames as media samples them", async () => {
+    const { dir, cleanup } = await tempDir('moderation');
+    try {
+      const video = join(dir, 'result.mp4');
+      await makeMp4(video, { width: 320, height: 240, seconds: 1, fps: 16 });
+      const frames = await sampleFrames(video);
+      expect(frames).toHaveLength(3);
+      expect(await new ImageModerator(defaults).checkFrames(frames)).toMatchObject({ status: 'ok' });
+      expect(await withThreshold(0).checkFrames(frames)).toMatchObject({ status: 'flagged', frame: 0 });
+    } finally {
+      await cleanup();
+    }
   });
 
   it('classifies concurrent requests (as several jobs finishing at once would)', async () => {
