@@ -11,12 +11,12 @@ import {
   imageVerdict,
   isBlocked,
 } from '../../src/service/moderation/image-policy.js';
+import { inputImageRefusal, withheldResultNotice } from '../../src/service/moderation/messages.js';
 import {
   type ClassifierInfo,
   type ImageClassifier,
   nsfwClassifier,
 } from '../../src/service/moderation/nsfw-classifier.js';
-import { inputImageRefusal, withheldResultNotice } from '../../src/service/moderation/refusals.js';
 import { moderationSettings } from '../../src/service/moderation/settings.js';
 import { makeMp4, tempDir } from '../support/media.js';
 import { gradientPng, shapesPng } from './synthetic-images.js';

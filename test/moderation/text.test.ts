@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { textRefusal } from '../../src/service/moderation/refusals.js';
+import { textRefusal } from '../../src/service/moderation/messages.js';
 import { readableForms } from '../../src/service/moderation/spelled-out.js';
 import { TextModerator, type TextVerdict } from '../../src/service/moderation/text-moderator.js';
 

@@ -18,6 +18,8 @@ export type { ImageModerationSettings } from './image-moderator.js';
 export { ImageModerator } from './image-moderator.js';
 export type { ImageCategory, ImageThresholds, ImageVerdict, PostingPlace } from './image-policy.js';
 export { allowsFlaggedContent, framesVerdict, imageVerdict, isBlocked } from './image-policy.js';
+export type { RefusalContext } from './messages.js';
+export { inputImageRefusal, textRefusal, withheldResultNotice } from './messages.js';
 export type {
   ClassifierInfo,
   ClassifierInput,
@@ -26,8 +28,6 @@ export type {
   RgbFrame,
 } from './nsfw-classifier.js';
 export { nsfwClassifier } from './nsfw-classifier.js';
-export type { RefusalContext } from './refusals.js';
-export { inputImageRefusal, textRefusal, withheldResultNotice } from './refusals.js';
 export type { ModerationSettings } from './settings.js';
 export { moderationSettings } from './settings.js';
 export type {
