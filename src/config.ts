@@ -41,6 +41,15 @@ const csv = z.preprocess(
       : value,
   z.array(z.string()).default([]),
 );
+const fraction = (fallback: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number({ error: 'must be a number from 0 to 1, e.g. 0.7' })
+      .min(0, { error: 'must be a number from 0 to 1, e.g. 0.7' })
+      .max(1, { error: 'must be a number from 0 to 1, e.g. 0.7' })
+      .default(fallback),
+  );
 
 export const configSchema = z
   .object({
@@ -166,6 +175,20 @@ export const configSchema = z
     RESUBMIT_AMBIGUOUS: flag(false),
     MAX_ACTIVE_PER_USER: int(1, 100, 2),
     MAX_QUEUED_PER_USER: int(0, 1000, 5),
+    /** Prompts and negative prompts against the profanity/sexual-content list and the blocked terms. */
+    MODERATION_TEXT: flag(true),
+    /** The operator's own blocked terms (comma-separated; `*` at an end matches inside words). */
+    MODERATION_BLOCKLIST: csv,
+    /** The local NSFW classifier on the input image and on frames of the result. */
+    MODERATION_IMAGES: flag(true),
+    /** Flag an image when porn + hentai reach this probability (0 flags everything, 1 turns it off). */
+    MODERATION_NSFW_THRESHOLD: fraction(0.7),
+    /** Flag an image when "sexy" (suggestive) reaches this probability (1 turns it off). */
+    MODERATION_SEXY_THRESHOLD: fraction(0.9),
+    /** Flagged images are allowed in Discord channels marked age-restricted. */
+    MODERATION_ALLOW_IN_NSFW_CHANNELS: flag(false),
+    /** Days an audit record of each job is kept. */
+    AUDIT_RETENTION_DAYS: int(1, 3650, 30),
   })
   // zod skips refinements once any field failed; this one runs anyway, so every problem is named.
   .superRefine((config, ctx) => checkAcrossSettings(config, ctx), { when: () => true });
