@@ -1,19 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
-import type {
-  BackendEvent,
-  BackendJob,
-  BackendProgress,
-  SubmitHooks,
-} from '../../../src/backends/backend.js';
-import type { ComfyBackendOptions } from '../../../src/backends/comfyui/options.js';
-import type { RemoteTaskRef } from '../../../src/core/job.js';
-import type { GenerationRequest, StoredImage } from '../../../src/core/request.js';
-import { createLogger } from '../../../src/log.js';
-import { BlobStore } from '../../../src/storage/blobs.js';
-import { InputStore } from '../../../src/storage/inputs.js';
-import { cleanPrefix, testRedis, uniquePrefix } from '../../support/redis.js';
+import type { BackendEvent, BackendJob, BackendProgress, SubmitHooks } from '../../src/backends/backend.js';
+import type { ComfyBackendOptions } from '../../src/backends/comfyui/options.js';
+import type { RemoteTaskRef } from '../../src/core/job.js';
+import type { GenerationRequest, StoredImage } from '../../src/core/request.js';
+import { createLogger } from '../../src/log.js';
+import { BlobStore } from '../../src/storage/blobs.js';
+import { InputStore } from '../../src/storage/inputs.js';
+import { cleanPrefix, testRedis, uniquePrefix } from './redis.js';
 
 /** Shared pieces for the ComfyUI backend tests: real Redis-backed inputs, tiny timings, collectors. */
 

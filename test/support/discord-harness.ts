@@ -11,11 +11,11 @@ import type { PlatformHandle } from '../../src/platforms/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
-import { makeMp4, makePng, tempDir } from '../support/media.js';
-import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
-import { ScriptedBackend } from '../support/scripted-backend.js';
-import { type ScriptedService, startScriptedService } from '../support/scripted-service.js';
-import { serviceFor } from '../support/service.js';
+import { makeMp4, makePng, tempDir } from './media.js';
+import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';
+import { ScriptedBackend } from './scripted-backend.js';
+import { type ScriptedService, startScriptedService } from './scripted-service.js';
+import { serviceFor } from './service.js';
 
 export const MODERATORS_ROLE = '330000000000000001';
 const USERS = { alice: '310000000000000001', bob: '310000000000000002', mod: '310000000000000003' };

@@ -1,18 +1,19 @@
 import type { Redis } from 'ioredis';
 import sharp from 'sharp';
-import type { BackendEvent, BackendJob, BackendProgress } from '../../../src/backends/backend.js';
-import { DurationHistory } from '../../../src/backends/durations.js';
+import type { BackendEvent, BackendJob, BackendProgress } from '../../src/backends/backend.js';
+import { DurationHistory } from '../../src/backends/durations.js';
+import { InferenceBackend, type InferenceBackendOptions } from '../../src/backends/inference-sh/backend.js';
+import type { RemoteTaskRef } from '../../src/core/job.js';
+import type { GenerationRequest, StoredImage } from '../../src/core/request.js';
+import { createLogger } from '../../src/log.js';
+import { BlobStore } from '../../src/storage/blobs.js';
+import { InputStore } from '../../src/storage/inputs.js';
 import {
-  InferenceBackend,
-  type InferenceBackendOptions,
-} from '../../../src/backends/inference-sh/backend.js';
-import type { RemoteTaskRef } from '../../../src/core/job.js';
-import type { GenerationRequest, StoredImage } from '../../../src/core/request.js';
-import { createLogger } from '../../../src/log.js';
-import { BlobStore } from '../../../src/storage/blobs.js';
-import { InputStore } from '../../../src/storage/inputs.js';
-import { cleanPrefix, testRedis, uniquePrefix } from '../../support/redis.js';
-import { type FakeInference, type FakeInferenceOptions, startFakeInference } from './server.js';
+  type FakeInference,
+  type FakeInferenceOptions,
+  startFakeInference,
+} from '../fakes/inference-sh/server.js';
+import { cleanPrefix, testRedis, uniquePrefix } from './redis.js';
 
 /**
  * Wiring for the inference.sh tests: the fake on loopback, the real backend over undici, and a real

@@ -16,11 +16,11 @@ import {
   type FakeSlack,
   startFakeSlack,
 } from '../fakes/slack/index.js';
-import { makeMp4, makePng, tempDir } from '../support/media.js';
-import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
-import { ScriptedBackend } from '../support/scripted-backend.js';
-import { type ScriptedService, startScriptedService } from '../support/scripted-service.js';
-import { serviceFor } from '../support/service.js';
+import { makeMp4, makePng, tempDir } from './media.js';
+import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';
+import { ScriptedBackend } from './scripted-backend.js';
+import { type ScriptedService, startScriptedService } from './scripted-service.js';
+import { serviceFor } from './service.js';
 
 export type SlackMode = 'http' | 'socket';
 

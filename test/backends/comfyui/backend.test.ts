@@ -1,20 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ComfyBackend } from '../../src/backends/comfyui/backend.js';
-import { DOWN_MESSAGE } from '../../src/backends/comfyui/pool.js';
-import { DurationHistory } from '../../src/backends/durations.js';
+import { ComfyBackend } from '../../../src/backends/comfyui/backend.js';
+import { DOWN_MESSAGE } from '../../../src/backends/comfyui/pool.js';
+import { DurationHistory } from '../../../src/backends/durations.js';
 import {
   CancelledError,
   ConfigurationError,
   TransientError,
   UserFacingError,
-} from '../../src/core/errors.js';
-import type { RemoteTaskRef } from '../../src/core/job.js';
-import type { StoredImage } from '../../src/core/request.js';
+} from '../../../src/core/errors.js';
+import type { RemoteTaskRef } from '../../../src/core/job.js';
+import type { StoredImage } from '../../../src/core/request.js';
+import { type FakeComfy, fakeMp4, startFakeComfy } from '../../fakes/comfyui/index.js';
 import {
   collect,
-  type FakeComfy,
-  fakeMp4,
   fastOptions,
   makeInputs,
   makeJob,
@@ -23,10 +22,9 @@ import {
   readAll,
   recordingHooks,
   silentLog,
-  startFakeComfy,
   storePng,
   waitUntil,
-} from '../fakes/comfyui/index.js';
+} from '../../support/comfyui-harness.js';
 
 const VIDEO = fakeMp4(64 * 1024);
 let env: Awaited<ReturnType<typeof makeInputs>>;

@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import type { BackendEvent, BackendProgress } from '../../src/backends/backend.js';
+import type { BackendEvent, BackendProgress } from '../../../src/backends/backend.js';
 import {
   type FollowContext,
   type FollowSettings,
   PromptFollower,
-} from '../../src/backends/comfyui/follow.js';
-import type { HistoryItem } from '../../src/backends/comfyui/http-client.js';
-import { NodeProgress } from '../../src/backends/comfyui/node-progress.js';
-import type { ComfyGraph } from '../../src/backends/comfyui/nodes.js';
-import { PromptMailbox } from '../../src/backends/comfyui/prompt-events.js';
-import type { PromptState } from '../../src/backends/comfyui/prompt-state.js';
-import type { SocketEvent } from '../../src/backends/comfyui/socket.js';
-import { CancelledError, TransientError, UserFacingError } from '../../src/core/errors.js';
-import { silentLog, waitUntil } from '../fakes/comfyui/index.js';
+} from '../../../src/backends/comfyui/follow.js';
+import type { HistoryItem } from '../../../src/backends/comfyui/http-client.js';
+import { NodeProgress } from '../../../src/backends/comfyui/node-progress.js';
+import type { ComfyGraph } from '../../../src/backends/comfyui/nodes.js';
+import { PromptMailbox } from '../../../src/backends/comfyui/prompt-events.js';
+import type { PromptState } from '../../../src/backends/comfyui/prompt-state.js';
+import type { SocketEvent } from '../../../src/backends/comfyui/socket.js';
+import { CancelledError, TransientError, UserFacingError } from '../../../src/core/errors.js';
+import { silentLog, waitUntil } from '../../support/comfyui-harness.js';
 
 /**
  * The follower alone, against a scripted server: the test sets what queue and history say and which

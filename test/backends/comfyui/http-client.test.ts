@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ComfyHttpError, OutputTooLargeError } from '../../src/backends/comfyui/errors.js';
-import { ComfyClient } from '../../src/backends/comfyui/http-client.js';
-import { readAll } from '../fakes/comfyui/index.js';
+import { ComfyHttpError, OutputTooLargeError } from '../../../src/backends/comfyui/errors.js';
+import { ComfyClient } from '../../../src/backends/comfyui/http-client.js';
+import { readAll } from '../../support/comfyui-harness.js';
 
 /** GET /view against a tiny server: the output size limit holds with or without a declared length. */
 

@@ -4,8 +4,8 @@ import {
   resolveModelFiles,
   resolveServers,
   resolveSettings,
-} from '../../src/backends/comfyui/options.js';
-import { ConfigurationError } from '../../src/core/errors.js';
+} from '../../../src/backends/comfyui/options.js';
+import { ConfigurationError } from '../../../src/core/errors.js';
 
 describe('ComfyUI options', () => {
   it('fills every setting left out with its default and refuses a negative one', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { HistoryItem } from '../../src/backends/comfyui/http-client.js';
-import { readOutcome } from '../../src/backends/comfyui/outcome.js';
-import { CancelledError, ConfigurationError, UserFacingError } from '../../src/core/errors.js';
-import { silentLog } from '../fakes/comfyui/index.js';
+import type { HistoryItem } from '../../../src/backends/comfyui/http-client.js';
+import { readOutcome } from '../../../src/backends/comfyui/outcome.js';
+import { CancelledError, ConfigurationError, UserFacingError } from '../../../src/core/errors.js';
+import { silentLog } from '../../support/comfyui-harness.js';
 
 const video = { '14': { images: [{ filename: 'job_00001_.mp4', subfolder: 'kinema', type: 'output' }] } };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PromptEvents, PromptMailbox } from '../../src/backends/comfyui/prompt-events.js';
-import type { SocketEvent } from '../../src/backends/comfyui/socket.js';
+import { PromptEvents, PromptMailbox } from '../../../src/backends/comfyui/prompt-events.js';
+import type { SocketEvent } from '../../../src/backends/comfyui/socket.js';
 
 /** A socket reduced to its subscribers. */
 class FakeFeed {

@@ -2,17 +2,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ComfyBackend } from '../../src/backends/comfyui/backend.js';
-import { buildGraph, frameSize } from '../../src/backends/comfyui/graph.js';
-import { describeIgnoredSettings } from '../../src/backends/comfyui/ignored-settings.js';
-import { DEFAULT_MODEL_FILES } from '../../src/backends/comfyui/model-files.js';
-import { NodeProgress } from '../../src/backends/comfyui/node-progress.js';
-import type { ComfyGraph } from '../../src/backends/comfyui/nodes.js';
-import { DEFAULT_NEGATIVE_PROMPT } from '../../src/backends/comfyui/options.js';
-import { pickVideoOutput } from '../../src/backends/comfyui/outputs.js';
-import { loadTemplate, parseTemplate } from '../../src/backends/comfyui/template.js';
-import { ConfigurationError } from '../../src/core/errors.js';
-import type { GenerationRequest, StoredImage } from '../../src/core/request.js';
+import { ComfyBackend } from '../../../src/backends/comfyui/backend.js';
+import { buildGraph, frameSize } from '../../../src/backends/comfyui/graph.js';
+import { describeIgnoredSettings } from '../../../src/backends/comfyui/ignored-settings.js';
+import { DEFAULT_MODEL_FILES } from '../../../src/backends/comfyui/model-files.js';
+import { NodeProgress } from '../../../src/backends/comfyui/node-progress.js';
+import type { ComfyGraph } from '../../../src/backends/comfyui/nodes.js';
+import { DEFAULT_NEGATIVE_PROMPT } from '../../../src/backends/comfyui/options.js';
+import { pickVideoOutput } from '../../../src/backends/comfyui/outputs.js';
+import { loadTemplate, parseTemplate } from '../../../src/backends/comfyui/template.js';
+import { ConfigurationError } from '../../../src/core/errors.js';
+import type { GenerationRequest, StoredImage } from '../../../src/core/request.js';
 
 const image = (width: number, height: number): StoredImage => ({
   key: 'input-x',

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { compareAppSchema } from '../../src/backends/inference-sh/app-schema.js';
+import { compareAppSchema } from '../../../src/backends/inference-sh/app-schema.js';
 import {
   appPath,
   appRefFor,
   describeIgnored,
   INFERENCE_APPS,
   modelForApp,
-} from '../../src/backends/inference-sh/apps.js';
-import { isAllowedOutputHost } from '../../src/backends/inference-sh/download.js';
-import { MODEL_PROFILES } from '../../src/core/models.js';
-import { type GenerationRequest, MODEL_IDS } from '../../src/core/request.js';
+} from '../../../src/backends/inference-sh/apps.js';
+import { isAllowedOutputHost } from '../../../src/backends/inference-sh/download.js';
+import { MODEL_PROFILES } from '../../../src/core/models.js';
+import { type GenerationRequest, MODEL_IDS } from '../../../src/core/request.js';
 
 /** The inference.sh wire format on its own: which app runs a model, and what its schema must offer. */
 

@@ -1,15 +1,15 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BackendEvent, BackendProgress } from '../../src/backends/backend.js';
-import { durationKey } from '../../src/backends/inference-sh/progress.js';
+import type { BackendEvent, BackendProgress } from '../../../src/backends/backend.js';
+import { durationKey } from '../../../src/backends/inference-sh/progress.js';
 import {
   AmbiguousSubmitError,
   CancelledError,
   ConfigurationError,
   UserFacingError,
-} from '../../src/core/errors.js';
-import type { GenerationRequest, ModelId } from '../../src/core/request.js';
+} from '../../../src/core/errors.js';
+import type { GenerationRequest, ModelId } from '../../../src/core/request.js';
 import {
   collect,
   followCatching,
@@ -21,7 +21,7 @@ import {
   submit,
   submitCatching,
   until,
-} from '../fakes/inference-sh/harness.js';
+} from '../../support/inference-sh-harness.js';
 
 let harness: Harness | undefined;
 async function start(options?: Parameters<typeof startHarness>[0]) {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { InferenceApiError } from '../../src/backends/inference-sh/envelope.js';
-import { ErrorTranslator } from '../../src/backends/inference-sh/errors.js';
-import { NetworkError } from '../../src/backends/inference-sh/network-error.js';
+import { InferenceApiError } from '../../../src/backends/inference-sh/envelope.js';
+import { ErrorTranslator } from '../../../src/backends/inference-sh/errors.js';
+import { NetworkError } from '../../../src/backends/inference-sh/network-error.js';
 import {
   AmbiguousSubmitError,
   ConfigurationError,
   TransientError,
   UserFacingError,
-} from '../../src/core/errors.js';
-import { MODEL_PROFILES } from '../../src/core/models.js';
+} from '../../../src/core/errors.js';
+import { MODEL_PROFILES } from '../../../src/core/models.js';
 
 /** The translation of inference.sh failures on its own, without a server. */
 

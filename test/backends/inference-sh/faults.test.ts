@@ -2,15 +2,16 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BackendEvent } from '../../src/backends/backend.js';
-import { InferenceHttp } from '../../src/backends/inference-sh/http.js';
+import type { BackendEvent } from '../../../src/backends/backend.js';
+import { InferenceHttp } from '../../../src/backends/inference-sh/http.js';
 import {
   AmbiguousSubmitError,
   CancelledError,
   ConfigurationError,
   TransientError,
   UserFacingError,
-} from '../../src/core/errors.js';
+} from '../../../src/core/errors.js';
+import type { FakeFaults } from '../../fakes/inference-sh/server.js';
 import {
   followCatching,
   type Harness,
@@ -20,8 +21,7 @@ import {
   submit,
   submitCatching,
   until,
-} from '../fakes/inference-sh/harness.js';
-import type { FakeFaults } from '../fakes/inference-sh/server.js';
+} from '../../support/inference-sh-harness.js';
 
 let harness: Harness | undefined;
 async function start(options?: Parameters<typeof startHarness>[0]) {

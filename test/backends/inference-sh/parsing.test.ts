@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { BackendProgress } from '../../src/backends/backend.js';
-import { compareAppSchema } from '../../src/backends/inference-sh/app-schema.js';
+import type { BackendProgress } from '../../../src/backends/backend.js';
+import { compareAppSchema } from '../../../src/backends/inference-sh/app-schema.js';
 import {
   InferenceApiError,
   parseErrorBody,
   parseSuccessBody,
   serverWaitMs,
-} from '../../src/backends/inference-sh/envelope.js';
-import { classifyNetworkError } from '../../src/backends/inference-sh/network-error.js';
-import { ProgressEstimate } from '../../src/backends/inference-sh/progress.js';
-import { outputFile, StatusReader } from '../../src/backends/inference-sh/task.js';
-import { MODEL_PROFILES } from '../../src/core/models.js';
+} from '../../../src/backends/inference-sh/envelope.js';
+import { classifyNetworkError } from '../../../src/backends/inference-sh/network-error.js';
+import { ProgressEstimate } from '../../../src/backends/inference-sh/progress.js';
+import { outputFile, StatusReader } from '../../../src/backends/inference-sh/task.js';
+import { MODEL_PROFILES } from '../../../src/core/models.js';
 
 describe('envelopes (§4)', () => {
   const task = { id: 't1', status: 1 };

@@ -3,10 +3,10 @@ import {
   durationKey,
   fallbackDurationMs,
   ProgressEstimate,
-} from '../../src/backends/inference-sh/progress.js';
-import { StatusReader } from '../../src/backends/inference-sh/task.js';
-import { MODEL_PROFILES } from '../../src/core/models.js';
-import type { GenerationRequest } from '../../src/core/request.js';
+} from '../../../src/backends/inference-sh/progress.js';
+import { StatusReader } from '../../../src/backends/inference-sh/task.js';
+import { MODEL_PROFILES } from '../../../src/core/models.js';
+import type { GenerationRequest } from '../../../src/core/request.js';
 
 /** The progress estimate of an inference.sh task on its own: statuses, events and time in, a line out. */
 

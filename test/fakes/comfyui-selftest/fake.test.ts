@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { buildGraph } from '../../src/backends/comfyui/graph.js';
-import { DEFAULT_MODEL_FILES } from '../../src/backends/comfyui/model-files.js';
-import { DEFAULT_NEGATIVE_PROMPT } from '../../src/backends/comfyui/options.js';
-import { loadTemplate } from '../../src/backends/comfyui/template.js';
-import { type FakeComfy, type FakeComfyOptions, startFakeComfy, waitUntil } from '../fakes/comfyui/index.js';
+import { buildGraph } from '../../../src/backends/comfyui/graph.js';
+import { DEFAULT_MODEL_FILES } from '../../../src/backends/comfyui/model-files.js';
+import { DEFAULT_NEGATIVE_PROMPT } from '../../../src/backends/comfyui/options.js';
+import { loadTemplate } from '../../../src/backends/comfyui/template.js';
+import { waitUntil } from '../../support/comfyui-harness.js';
+import { type FakeComfy, type FakeComfyOptions, startFakeComfy } from '../comfyui/index.js';
 
 /** The fake itself speaks the protocol of shared/specs/comfyui-api.md (§2–§6, §11). */
 

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUSTOM_ID } from '../../src/platforms/discord/render.js';
-import { waitFor } from '../support/processes.js';
-import { testRedis } from '../support/redis.js';
-import { type DiscordHarness, MODERATORS_ROLE, startDiscordHarness } from './harness.js';
+import { CUSTOM_ID } from '../../../src/platforms/discord/render.js';
+import { type DiscordHarness, MODERATORS_ROLE, startDiscordHarness } from '../../support/discord-harness.js';
+import { waitFor } from '../../support/processes.js';
+import { testRedis } from '../../support/redis.js';
 
 const redis = testRedis();
 let h: DiscordHarness;

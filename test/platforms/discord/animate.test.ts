@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/processes.js';
-import { testRedis } from '../support/redis.js';
-import { type DiscordHarness, startDiscordHarness } from './harness.js';
+import { type DiscordHarness, startDiscordHarness } from '../../support/discord-harness.js';
+import { waitFor } from '../../support/processes.js';
+import { testRedis } from '../../support/redis.js';
 
 const redis = testRedis();
 let h: DiscordHarness;

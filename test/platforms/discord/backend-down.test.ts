@@ -1,9 +1,9 @@
 import { copyFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/processes.js';
-import { testRedis } from '../support/redis.js';
-import { ScriptedBackend } from '../support/scripted-backend.js';
-import { type DiscordHarness, startDiscordHarness } from './harness.js';
+import { type DiscordHarness, startDiscordHarness } from '../../support/discord-harness.js';
+import { waitFor } from '../../support/processes.js';
+import { testRedis } from '../../support/redis.js';
+import { ScriptedBackend } from '../../support/scripted-backend.js';
 
 /** A backend whose service is unreachable, as a worker beside a stopped ComfyUI reports it. */
 class UnreachableBackend extends ScriptedBackend {

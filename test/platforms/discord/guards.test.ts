@@ -1,7 +1,7 @@
 import { PermissionFlagsBits, PermissionsBitField } from 'discord.js';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
-import { refusal } from '../../src/platforms/discord/guards.js';
+import { parseConfig } from '../../../src/config.js';
+import { refusal } from '../../../src/platforms/discord/guards.js';
 
 const base = { KINEMA_ROLE: 'bot' };
 const everything = new PermissionsBitField(

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { SLACK_IDS } from '../../src/platforms/slack/context.js';
+import { SLACK_IDS } from '../../../src/platforms/slack/context.js';
 
 /** The manifest asks for exactly what the adapter uses; each scope has a reason here. */
 const SCOPES: Record<string, string> = {
@@ -35,7 +35,7 @@ function listUnder(yaml: string, key: string): string[] {
 }
 
 describe('slack-manifest.yml', async () => {
-  const yaml = await readFile(new URL('../../slack-manifest.yml', import.meta.url), 'utf8');
+  const yaml = await readFile(new URL('../../../slack-manifest.yml', import.meta.url), 'utf8');
 
   it('asks for exactly the scopes the adapter needs', () => {
     expect(listUnder(yaml, 'bot').sort()).toEqual(Object.keys(SCOPES).sort());

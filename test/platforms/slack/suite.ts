@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FIELD_INFO } from '../../src/core/request.js';
-import type { JsonObject } from '../fakes/slack/index.js';
-import { PDF_BYTES } from '../support/media.js';
-import { waitFor } from '../support/processes.js';
-import { testRedis } from '../support/redis.js';
-import { type SlackHarness, type SlackMode, startSlackHarness } from './harness.js';
+import { FIELD_INFO } from '../../../src/core/request.js';
+import type { JsonObject } from '../../fakes/slack/index.js';
+import { PDF_BYTES } from '../../support/media.js';
+import { waitFor } from '../../support/processes.js';
+import { testRedis } from '../../support/redis.js';
+import { type SlackHarness, type SlackMode, startSlackHarness } from '../../support/slack-harness.js';
 
 const numberInput = (value: string) => ({ type: 'number_input', value });
 

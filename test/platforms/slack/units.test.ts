@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { GenerationRequest } from '../../src/core/request.js';
-import { slackAccess } from '../../src/platforms/slack/intake.js';
-import { refusalText } from '../../src/platforms/slack/refusals.js';
-import { escapeMrkdwn, resultMessage, statusMessage } from '../../src/platforms/slack/render.js';
-import { ADVANCED, readSettings, splitMessage } from '../../src/platforms/slack/settings.js';
-import { EditBudget } from '../../src/platforms/slack/status-sink.js';
-import { accessRefusal } from '../../src/service/checks.js';
+import type { GenerationRequest } from '../../../src/core/request.js';
+import { slackAccess } from '../../../src/platforms/slack/intake.js';
+import { refusalText } from '../../../src/platforms/slack/refusals.js';
+import { escapeMrkdwn, resultMessage, statusMessage } from '../../../src/platforms/slack/render.js';
+import { ADVANCED, readSettings, splitMessage } from '../../../src/platforms/slack/settings.js';
+import { EditBudget } from '../../../src/platforms/slack/status-sink.js';
+import { accessRefusal } from '../../../src/service/checks.js';
 
 const request = {
   prompt: 'a <!channel> cat & <https://evil.example|click>',
