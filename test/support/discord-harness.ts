@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log.js';
 import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { startDiscord } from '../../src/platforms/discord/index.js';
-import type { PlatformHandle } from '../../src/platforms/index.js';
+import type { PlatformHandle } from '../../src/platforms/platform.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
