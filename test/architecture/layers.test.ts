@@ -93,6 +93,43 @@ function violations(graph: Graph, rules: readonly Rule[] = RULES): string[] {
   );
 }
 
+/**
+ * Every import circle, each as "import circle: a → b → … → a", starting at its first file in sorting
+ * order and following the shortest way back. Type-only and dynamic imports count: a circle of types
+ * is still two files that cannot be understood one without the other.
+ */
+function circles(graph: Graph): string[] {
+  const found = new Set<string>();
+  for (const start of [...graph.keys()].sort()) {
+    const circle = shortestWayBack(graph, start);
+    if (!circle) continue;
+    const first = circle.indexOf([...circle].sort()[0]!);
+    const rotated = [...circle.slice(first), ...circle.slice(0, first)];
+    found.add(`import circle: ${[...rotated, rotated[0]].join(' → ')}`);
+  }
+  return [...found];
+}
+
+/** The files of the shortest path from `start` back to itself (breadth first), or undefined. */
+function shortestWayBack(graph: Graph, start: string): string[] | undefined {
+  const cameFrom = new Map<string, string>();
+  const queue = [start];
+  for (let i = 0; i < queue.length; i += 1) {
+    const file = queue[i]!;
+    for (const target of graph.get(file) ?? []) {
+      if (target === start) {
+        const path = [file];
+        while (path[0] !== start) path.unshift(cameFrom.get(path[0]!)!);
+        return path;
+      }
+      if (cameFrom.has(target) || !graph.has(target)) continue;
+      cameFrom.set(target, file);
+      queue.push(target);
+    }
+  }
+  return undefined;
+}
+
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
@@ -166,6 +203,30 @@ describe('layers', () => {
     expect(new Set(found.map((line) => line.split(': ')[0]))).toEqual(
       new Set(RULES.map((rule) => rule.name)),
     );
+  });
+
+  it('has no import circle', () => {
+    expect(circles(graph)).toEqual([]);
+  });
+
+  it('reports each import circle once, type-only and dynamic imports included (a made-up graph)', () => {
+    const tangled: Graph = new Map([
+      // The circle the platforms once had: the starter imports each platform, each imported its types back.
+      ['src/platforms/index.ts', ['src/platforms/discord/index.ts', 'src/platforms/slack/index.ts']],
+      ['src/platforms/discord/index.ts', ['src/platforms/index.ts', 'discord.js']],
+      ['src/platforms/slack/index.ts', ['src/platforms/platform.ts']],
+      ['src/platforms/platform.ts', ['src/service/generation-service.ts']],
+      // A longer circle, and a file that imports itself.
+      ['src/core/a.ts', ['src/core/b.ts']],
+      ['src/core/b.ts', ['src/core/c.ts', 'zod']],
+      ['src/core/c.ts', ['src/core/a.ts']],
+      ['src/media/self.ts', ['src/media/self.ts']],
+    ]);
+    expect(circles(tangled)).toEqual([
+      'import circle: src/core/a.ts → src/core/b.ts → src/core/c.ts → src/core/a.ts',
+      'import circle: src/media/self.ts → src/media/self.ts',
+      'import circle: src/platforms/discord/index.ts → src/platforms/index.ts → src/platforms/discord/index.ts',
+    ]);
   });
 
   it('lets entry points wire everything', () => {
