@@ -209,11 +209,14 @@ describe('Discord controls: cancel, caps, rerun after a restart', () => {
     h.discord.ageMessage(first.id, 2 * 3600 * 1000);
     h.discord.setRateLimit('PATCH /channels/:channel_id/messages/:message_id', 1, 0.05);
     h.service.release();
-    const moved = await waitFor(() => {
-      const current = statusOf(job.jobId);
-      return current && current.id !== first.id ? current : undefined;
-    }, 'a fresh status message');
-    expect(h.discord.message(first.id)?.deleted ?? true).toBe(true);
+    // Found whether or not the old one is gone yet (the bot posts the fresh one first, then deletes).
+    const moved = await waitFor(
+      () => botMessages().find((m) => m.id !== first.id && footer(m.id).startsWith(`Job ${job.jobId}`)),
+      'a fresh status message',
+    );
+    // The fake keeps deleted messages: an unknown id and a message left behind both fail here.
+    await waitFor(() => h.discord.message(first.id)?.deleted, 'the old status message to be deleted');
+    expect(h.discord.message(first.id)).toMatchObject({ id: first.id, deleted: true });
     await waitFor(() => title(moved.id) === 'Done', 'the fresh status to finish');
     const edits = h.discord.requests.filter((r) => r.method === 'PATCH' && r.path.includes('/messages/'));
     expect(edits.some((r) => r.status === 429)).toBe(true);
