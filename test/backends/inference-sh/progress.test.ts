@@ -22,11 +22,12 @@ const request = (extra: Partial<GenerationRequest> = {}): GenerationRequest => (
 });
 
 describe('ProgressEstimate', () => {
-  it('shows a queued task as waiting, without an ETA, and says nothing when nothing changed', () => {
+  // Repeats are the worker's WorkerProgressWriter's to drop (test/queue/progress-path.test.ts).
+  it('shows a queued task as waiting, without an ETA, and the same while nothing changes', () => {
     const p = estimate();
     p.observe('queued', { status: 2 }, T0);
     expect(p.next(T0)).toEqual({ phase: 'submitted', percent: 1, detail: 'waiting for a GPU' });
-    expect(p.next(T0 + 1_000)).toBeUndefined();
+    expect(p.next(T0 + 1_000)).toEqual({ phase: 'submitted', percent: 1, detail: 'waiting for a GPU' });
     expect(p.activeSince).toBeUndefined();
   });
 
