@@ -11,7 +11,7 @@ import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node
 import sharp from 'sharp';
 import { ImageModerator } from '../src/service/moderation/image-moderator.js';
 import { TextModerator } from '../src/service/moderation/text-moderator.js';
-import { gradientPng, shapesPng } from '../test/moderation/synthetic-images.js';
+import { gradientPng, shapesPng } from '../test/support/synthetic-images.js';
 
 const rounds = Number(process.argv[2] ?? 10);
 const PROBE_MS = 5;

@@ -1,23 +1,15 @@
 import type { FileStore } from './file-store.js';
 import type { S3FileStoreOptions } from './s3-files.js';
+import type { S3Settings } from './s3-settings.js';
+
+// s3-files.ts reads the settings from ./s3-settings.ts, not from here: this file imports s3-files.ts.
+export type { S3Settings } from './s3-settings.js';
 
 /**
  * Optional S3-compatible object storage (STORAGE_URL=s3://bucket/prefix): its settings, and the
  * store itself, loaded in the background because the AWS SDK takes about half a second to import,
  * which deployments that keep files in Redis never pay.
  */
-
-export interface S3Settings {
-  bucket: string;
-  /** Key prefix inside the bucket, without a trailing slash ('' for the bucket's root). */
-  prefix: string;
-  /** e.g. http://minio:9000 or https://<account>.r2.cloudflarestorage.com; AWS when unset. */
-  endpoint?: string;
-  region: string;
-  forcePathStyle: boolean;
-  /** The SDK's default chain (AWS_* variables, instance roles) when unset. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-}
 
 /** `s3://bucket/some/prefix` → bucket and prefix. */
 export function parseStorageUrl(url: string): Pick<S3Settings, 'bucket' | 'prefix'> {

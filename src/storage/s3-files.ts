@@ -17,7 +17,7 @@ import {
   type OpenedBlob,
   type StoreWrite,
 } from './file-store.js';
-import type { S3Settings } from './object-storage.js';
+import type { S3Settings } from './s3-settings.js';
 
 /**
  * Files in an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO, …), for operators who keep

@@ -97,6 +97,10 @@ export class PromptFollower {
           }
         }
         const update = this.report();
+        // Not a second copy of the WorkerProgressWriter's de-duplication: the ETA is left out on
+        // purpose. While the prompt waits, report() recomputes the ETA from the clock at every wake-up
+        // (a socket message, a poll); counting that as a change would have the worker write a new ETA
+        // up to once a second, and the one shown would drift instead of counting down.
         const key = JSON.stringify([
           update.phase,
           update.percent,

@@ -105,8 +105,7 @@ export class TaskFollower {
         }
         // A terminal update is followed at once by the terminal event; no progress line in between.
         if (event.kind === 'update' && isTerminal(event.status)) continue;
-        const next = progress.next(now);
-        if (next) yield { type: 'progress', progress: next };
+        yield { type: 'progress', progress: progress.next(now) };
       }
       throw new TransientError(`following inference.sh task ${taskId} ended without a result`);
     } catch (error) {

@@ -62,7 +62,6 @@ export class ProgressEstimate {
   /** True when activeSince is the real start (from events or seen live), good enough to learn from. */
   reliable = false;
   private step: { n: number; of: number } | undefined;
-  private lastShown = '';
 
   /**
    * @param steps the sampler steps the run uses (the request's, else the profile default): a counter
@@ -101,8 +100,11 @@ export class ProgressEstimate {
     }
   }
 
-  /** The progress to show now, or undefined when nothing visible changed. */
-  next(now: number): BackendProgress | undefined {
+  /**
+   * The progress to show now. It may repeat the last one: the worker's WorkerProgressWriter
+   * (src/queue/worker-progress-writer.ts) writes nothing a person would not see change.
+   */
+  next(now: number): BackendProgress {
     const { phase, detail: base } = describeStatus(this.status);
     let detail = base;
     let percent = Math.max(this.percent, FLOOR[base] ?? 0);
@@ -117,10 +119,6 @@ export class ProgressEstimate {
       percent = Math.max(percent, Math.floor(15 + (80 * this.step.n) / this.step.of));
     }
     this.percent = Math.min(99, percent);
-    const progress: BackendProgress = { phase, percent: this.percent, detail, ...(etaAt ? { etaAt } : {}) };
-    const shown = `${phase}|${this.percent}|${detail}|${etaAt ? Math.round(etaAt / 1000) : ''}`;
-    if (shown === this.lastShown) return undefined;
-    this.lastShown = shown;
-    return progress;
+    return { phase, percent: this.percent, detail, ...(etaAt ? { etaAt } : {}) };
   }
 }

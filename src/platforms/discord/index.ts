@@ -1,5 +1,5 @@
 import { Client, Events, GatewayIntentBits, MessageFlags, Partials } from 'discord.js';
-import type { PlatformContext, PlatformHandle } from '../index.js';
+import type { PlatformContext, PlatformHandle } from '../platform.js';
 import { deliverOutcome } from '../shared/delivery.js';
 import { loadCommands } from './command-loader.js';
 import { handleButton } from './components.js';

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { App, type CustomRoute, webApi } from '@slack/bolt';
-import type { PlatformContext, PlatformHandle } from '../index.js';
+import type { PlatformContext, PlatformHandle } from '../platform.js';
 import { deliverOutcome } from '../shared/delivery.js';
 import { register as registerButtons } from './actions/job-buttons.js';
 import { boltLogger } from './bolt-logger.js';

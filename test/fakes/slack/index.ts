@@ -29,12 +29,16 @@
  * fileFetches(), socketConnections(), socketEnvelopes(). Control: advanceClock(ms), triggerId(),
  * responseUrl(), addFile, addUser, addChannel, postUserMessage, socketDisconnect(reason),
  * socketTerminate(), waitForSocketConnection(n), waitForSocketDisconnect(), close().
+ *
+ * Where each surface lives: fake-slack.ts (the front door: HTTP routing and the API above),
+ * workspace.ts (shared state: identity, clock, ids, users, channels, messages, trigger_ids),
+ * web-api.ts (token check, faults, call log, method table) with web-api-args.ts, rate-limits.ts
+ * (429 and error faults), chat.ts, views.ts, hosted-files.ts (files.info, url_private), uploads.ts
+ * (the external upload flow), reactions.ts, directory.ts (auth.test, users.info, conversations.info),
+ * response-urls.ts, delivery.ts (signed HTTP and Socket Mode delivery), socket-mode.ts (the Socket
+ * Mode server), interaction-payloads.ts and event-payloads.ts (what Slack sends), signing.ts,
+ * http-util.ts, types.ts; bolt-harness.ts runs a bare Bolt app against the fake for its selftests.
  */
-export {
-  type EventCallbackPayload,
-  FakeSlack,
-  type SlashCommandPayload,
-  startFakeSlack,
-} from './fake-slack.js';
+export { FakeSlack, startFakeSlack } from './fake-slack.js';
 export { signedHeaders, slackSignature } from './signing.js';
 export type * from './types.js';

@@ -241,3 +241,32 @@ export interface FakeChannel {
   is_im: boolean;
   is_member: boolean;
 }
+
+export interface SlashCommandPayload {
+  token: string;
+  team_id: string;
+  team_domain: string;
+  channel_id: string;
+  channel_name: string;
+  user_id: string;
+  user_name: string;
+  command: string;
+  text: string;
+  api_app_id: string;
+  is_enterprise_install: string;
+  response_url: string;
+  trigger_id: string;
+  [key: string]: string;
+}
+
+export interface EventCallbackPayload {
+  token: string;
+  team_id: string;
+  api_app_id: string;
+  event: JsonObject;
+  type: 'event_callback';
+  event_id: string;
+  event_time: number;
+  authorizations: JsonObject[];
+  [key: string]: unknown;
+}

@@ -1,0 +1,137 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { deployCommands } from '../../deploy-commands.js';
+import { type Config, parseConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { normaliseForChat } from '../../src/media/video.js';
+import { Pipeline } from '../../src/pipeline.js';
+import { startDiscord } from '../../src/platforms/discord/index.js';
+import type { PlatformHandle } from '../../src/platforms/platform.js';
+import type { GenerationWorker } from '../../src/queue/generation-worker.js';
+import { PublicLinks } from '../../src/service/public-links.js';
+import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
+import { makeMp4, makePng, tempDir } from './media.js';
+import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';
+import { ScriptedBackend } from './scripted-backend.js';
+import { type ScriptedService, startScriptedService } from './scripted-service.js';
+import { serviceFor } from './service.js';
+
+export const MODERATORS_ROLE = '330000000000000001';
+const USERS = { alice: '310000000000000001', bob: '310000000000000002', mod: '310000000000000003' };
+
+export const FAST = { lockDurationMs: 1_500, stalledIntervalMs: 1_000, progressIntervalMs: 0 };
+
+/** Everything a Discord test needs: a fake Discord, a scripted render service, a worker, the real bot. */
+export interface DiscordHarness {
+  discord: FakeDiscord;
+  service: ScriptedService;
+  pipeline: Pipeline;
+  config: Config;
+  video: Buffer;
+  png: Buffer;
+  userId: string;
+  otherUserId: string;
+  moderatorId: string;
+  channelId: string;
+  bot?: PlatformHandle;
+  worker?: GenerationWorker;
+  startBot(): Promise<PlatformHandle>;
+  stopBot(): Promise<void>;
+  startWorker(concurrency?: number): Promise<GenerationWorker>;
+  close(redis: Redis): Promise<void>;
+}
+
+export async function startDiscordHarness(
+  env: Record<string, string> = {},
+  fakeOptions: Parameters<typeof startFakeDiscord>[0] = {},
+): Promise<DiscordHarness> {
+  const prefix = uniquePrefix('discord');
+  const media = await tempDir('discord');
+  const videoPath = join(media.dir, 'served.mp4');
+  await makeMp4(videoPath, { seconds: 1, width: 320, height: 240, faststart: true });
+  const video = await readFile(videoPath);
+  const png = await makePng(320, 240);
+  const discord = await startFakeDiscord({
+    users: [
+      { id: USERS.alice, username: 'alice' },
+      { id: USERS.bob, username: 'bob' },
+      { id: USERS.mod, username: 'mod' },
+    ],
+    guilds: [
+      {
+        name: 'Studio',
+        roles: [{ id: MODERATORS_ROLE, name: 'Moderators', permissions: Perm.ManageMessages }],
+        channels: [{ name: 'general' }],
+        members: [
+          { userId: USERS.alice },
+          { userId: USERS.bob },
+          { userId: USERS.mod, roles: ['Moderators'] },
+        ],
+        botRoles: ['Moderators'],
+      },
+    ],
+    ...fakeOptions,
+  });
+  const service = await startScriptedService({ video, steps: 6, stepMs: 60 });
+  const config = parseConfig({
+    KINEMA_ROLE: 'bot',
+    REDIS_URL: TEST_REDIS_URL,
+    KINEMA_PREFIX: prefix,
+    DISCORD_TOKEN: discord.token,
+    DISCORD_APPLICATION_ID: discord.applicationId,
+    DISCORD_GUILD_ID: discord.guild('Studio').id,
+    DISCORD_API_URL: discord.apiUrl,
+    ...env,
+  });
+  await deployCommands(config);
+  const log = createLogger(process.env.KINEMA_TEST_LOG ?? 'silent');
+  const pipeline = new Pipeline({ redisUrl: TEST_REDIS_URL, prefix, log, backoffMs: 50 });
+  const harness: DiscordHarness = {
+    discord,
+    service,
+    pipeline,
+    config,
+    video,
+    png,
+    userId: discord.userId('alice'),
+    otherUserId: discord.userId('bob'),
+    moderatorId: discord.userId('mod'),
+    channelId: discord.channelId('general'),
+    async startBot() {
+      const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, config.PUBLIC_URL, 3600);
+      harness.bot = await startDiscord(
+        {
+          config,
+          service: serviceFor(pipeline, config),
+          redis: pipeline.connection,
+          log,
+          links,
+          httpRoutes: (req, res) => links.handle(req, res),
+        },
+        { statusIntervalMs: 150 },
+      );
+      return harness.bot;
+    },
+    async stopBot() {
+      await harness.bot?.stop();
+      harness.bot = undefined;
+    },
+    async startWorker(concurrency = 2) {
+      harness.worker = await pipeline.startWorker(new ScriptedBackend(service.url), normaliseForChat, {
+        ...FAST,
+        concurrency,
+      });
+      return harness.worker;
+    },
+    async close(redis) {
+      await harness.stopBot();
+      await pipeline.close();
+      await discord.close();
+      await service.close();
+      await media.cleanup();
+      await cleanPrefix(redis, prefix);
+    },
+  };
+  return harness;
+}
