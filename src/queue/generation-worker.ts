@@ -22,6 +22,7 @@ import { GENERATE_QUEUE } from './connection.js';
 import type { Deliveries } from './delivery.js';
 import { FairShare } from './fair-share.js';
 import { retryDelay } from './generation-queue.js';
+import { RunningJobs } from './running-jobs.js';
 import { settlesWithin } from './settle-within.js';
 import { WorkerProgressWriter } from './worker-progress-writer.js';
 
@@ -96,9 +97,7 @@ export class GenerationWorker {
   readonly worker: Worker<GenerationJobData, VideoResult>;
   private readonly opts: Required<Omit<GenerationWorkerOptions, 'tmpDir'>> & { tmpDir: string };
   private closing?: Promise<void>;
-  /** Ids of the jobs this worker is running: shutdown waits for them, not for Redis. */
-  private readonly running = new Set<string>();
-  private readonly idleWaiters: (() => void)[] = [];
+  private readonly running = new RunningJobs();
 
   constructor(
     private readonly deps: GenerationWorkerDeps,
@@ -118,15 +117,7 @@ export class GenerationWorker {
     };
     this.worker = new Worker<GenerationJobData, VideoResult>(
       GENERATE_QUEUE,
-      async (job, token, signal) => {
-        this.running.add(job.id!);
-        try {
-          return await this.process(job, token, signal);
-        } finally {
-          this.running.delete(job.id!);
-          if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-        }
-      },
+      (job, token, signal) => this.running.run(job.id!, () => this.process(job, token, signal)),
       {
         connection: deps.connection,
         prefix: this.opts.prefix,
@@ -342,16 +333,12 @@ export class GenerationWorker {
   close(): Promise<void> {
     this.closing ??= (async () => {
       const closed = this.worker.close();
-      // BullMQ's close needs Redis to finish: while Redis is away, no job left running is enough.
-      const done = Promise.race([
-        closed,
-        this.idle().then(() => (this.deps.connection.status === 'ready' ? closed : undefined)),
-      ]);
-      if (!(await settlesWithin(done, this.opts.shutdownGraceMs))) {
+      const stopped = this.running.stopped(closed, this.deps.connection);
+      if (!(await settlesWithin(stopped, this.opts.shutdownGraceMs))) {
         this.worker.cancelAllJobs({ kind: 'shutdown' } satisfies AbortReason as never);
-        if (!(await settlesWithin(this.idle(), HAND_BACK_MS))) {
+        if (!(await settlesWithin(this.running.idle(), HAND_BACK_MS))) {
           this.deps.log.warn(
-            { jobIds: [...this.running.keys()] },
+            { jobIds: this.running.ids },
             'could not hand the active jobs back (is Redis reachable?); they are left for another worker, which takes them over once their lock lapses',
           );
         }
@@ -359,11 +346,5 @@ export class GenerationWorker {
       await settlesWithin(Promise.all([closed, this.deps.cancels.close()]), 500);
     })();
     return this.closing;
-  }
-
-  /** Resolves once no job runs in this worker. */
-  private idle(): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }
