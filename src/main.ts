@@ -3,6 +3,9 @@
  * platforms that have credentials; `all` does both in one process.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { constants as osConstants } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { createBackend, defaultModel } from './backends/index.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isEntryPoint } from './entry-point.js';
@@ -11,6 +14,7 @@ import { checkFfmpeg, prepareForDelivery } from './media/video.js';
 import { Pipeline } from './pipeline.js';
 import { type PlatformHandle, startPlatforms } from './platforms/index.js';
 import { ModelAvailabilityRecord } from './queue/model-availability.js';
+import { settlesWithin } from './queue/settle-within.js';
 import { GenerationService } from './service/generation-service.js';
 import { PublicLinks } from './service/public-links.js';
 import { s3SettingsFrom } from './storage/object-storage.js';
@@ -19,11 +23,30 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** How far past SHUTDOWN_GRACE_SECONDS a stop may run before the process exits anyway (the promise is 5 s). */
+const STOP_OVERRUN_MS = 4_500;
+
+/** How long /healthz waits for Redis's PONG before answering 503. */
+const HEALTH_PING_MS = 1_000;
+
+/**
+ * Whether Redis answers a PING in time. A connection that is not ready is not asked: its command
+ * would wait in ioredis's offline queue for the reconnect, and the health check with it.
+ */
+async function redisAnswers(connection: Redis): Promise<boolean> {
+  if (connection.status !== 'ready') return false;
+  const pong = connection.ping().then(
+    (answer) => answer === 'PONG',
+    () => false,
+  );
+  return Promise.race([pong, sleep(HEALTH_PING_MS, false, { ref: false })]);
+}
+
 /** /healthz (Redis reachable) and /videos/… (large results); false for any other path. */
 function httpRoutes(pipeline: Pipeline, links: PublicLinks) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if (req.url === '/healthz') {
-      const ok = (await pipeline.connection.ping().catch(() => 'down')) === 'PONG';
+      const ok = await redisAnswers(pipeline.connection);
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'redis unreachable');
       return true;
     }
@@ -117,12 +140,20 @@ export async function start(config: Config, log: Logger): Promise<Running> {
   const health = platforms.some((platform) => platform.servesHttp)
     ? undefined
     : await startHttpServer(config, log, routes);
+  const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
   return {
+    // Chat and rendering stop side by side, each within the grace period; the steps after it are
+    // bounded too, so SIGTERM ends the process in time even while Redis is unreachable.
     async stop() {
-      await Promise.allSettled(platforms.map((platform) => platform.stop()));
-      await pipeline.close();
-      await backend?.close?.();
-      await new Promise((resolve) => (health ? health.close(resolve) : resolve(undefined)));
+      await Promise.all([
+        settlesWithin(Promise.allSettled(platforms.map((platform) => platform.stop())), graceMs),
+        pipeline.close(),
+      ]);
+      health?.closeAllConnections();
+      await Promise.all([
+        settlesWithin(backend?.close?.(), 500),
+        settlesWithin(health && new Promise((resolve) => health.close(resolve)), 500),
+      ]);
     },
   };
 }
@@ -148,10 +179,25 @@ async function run() {
   });
   const running = await start(config, log);
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // An operator who asks twice means now; active jobs are left to BullMQ's stall check.
+      log.warn(
+        { signal },
+        'second signal: exiting now; active jobs go to another worker when their lock lapses',
+      );
+      process.exit(128 + osConstants.signals[signal]);
+    }
     stopping = true;
     log.info({ signal }, 'shutting down');
+    // Every step of stop() is bounded; this only guards against one that is not.
+    setTimeout(
+      () => {
+        log.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      },
+      config.SHUTDOWN_GRACE_SECONDS * 1000 + STOP_OVERRUN_MS,
+    ).unref();
     running.stop().then(
       () => process.exit(0),
       (error) => {

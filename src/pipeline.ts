@@ -11,6 +11,7 @@ import {
   type VideoPreparer,
 } from './queue/generation-worker.js';
 import { unavailableModels } from './queue/model-availability.js';
+import { settlesWithin } from './queue/settle-within.js';
 import { backendStatus, WorkerHeartbeat } from './queue/worker-health.js';
 import type { ServiceDeps } from './service/generation-service.js';
 import { BlobStore } from './storage/blobs.js';
@@ -129,17 +130,27 @@ export class Pipeline {
     return this.cancels.request(this.queue, this.deliveries, request);
   }
 
+  /**
+   * Workers get their grace period (see GenerationWorker.close); every other step is bounded, so a
+   * stop ends within the grace period plus a few seconds even while Redis is unreachable.
+   */
   async close(): Promise<void> {
-    await Promise.all(this.heartbeats.map((heartbeat) => heartbeat.stop()));
-    await Promise.all(this.workers.map((worker) => worker.close()));
-    await this.queue.close();
-    await this.deliveries.close();
-    await this.cancels.close();
-    await this.blobs.close();
-    await Promise.all(
-      [...this.extraConnections, this.connection].map((connection) =>
-        connection.quit().catch(() => undefined),
-      ),
-    );
+    await Promise.all([
+      ...this.heartbeats.map((heartbeat) => settlesWithin(heartbeat.stop(), 1_000)),
+      ...this.workers.map((worker) => worker.close()),
+    ]);
+    const connections = [...this.extraConnections, this.connection];
+    const closeAll = async () => {
+      await Promise.allSettled([
+        this.queue.close(),
+        this.deliveries.close(),
+        this.cancels.close(),
+        this.blobs.close(),
+      ]);
+      await Promise.allSettled(connections.map((connection) => connection.quit()));
+    };
+    await settlesWithin(closeAll(), 1_000);
+    // A connection still waiting for Redis would keep reconnecting forever.
+    for (const connection of connections) connection.disconnect();
   }
 }

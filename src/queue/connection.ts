@@ -19,6 +19,25 @@ class WatchedRedis extends Redis {
     return super.emit(event, ...args);
   }
 
+  /**
+   * While Redis is away, a QUIT behind other queued commands would wait for the reconnect, and every
+   * close with it (BullMQ's included); there is nobody to say goodbye to, so the connection just ends.
+   */
+  override quit(callback?: (error?: Error | null, result?: 'OK') => void): Promise<'OK'> {
+    if (this.status === 'ready') return super.quit(callback);
+    this.disconnect();
+    callback?.(null, 'OK');
+    return Promise.resolve('OK');
+  }
+
+  override disconnect(reconnect = false): void {
+    // Between two reconnect attempts there is no socket whose close would end the connection, so
+    // ioredis would stay 'reconnecting' for good, with its queued commands and whoever awaits 'end'
+    // (BullMQ's closes). From 'wait' it ends the connection at once, as if it had never connected.
+    if (!reconnect && this.status === 'reconnecting') this.status = 'wait';
+    super.disconnect(reconnect);
+  }
+
   override duplicate(override?: Partial<RedisOptions>): Redis {
     // Same options as ioredis's own duplicate(); the cast only narrows replyMapping, which Kinema never sets.
     const options = { ...this.options, ...override } as RedisOptions & { replyMapping?: 'legacy' };

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { DeliveryJobData, GenerationJobData, JobOutcome } from '../core/job.js';
 import type { Logger } from '../log.js';
 import { RedisFileStore } from '../storage/redis-files.js';
+import { RunningJobs } from './running-jobs.js';
 
 /**
  * Outcomes travel from whichever worker finished a job to the bot process that owns the chat
@@ -65,8 +66,15 @@ export type DeliveryHandler = (delivery: DeliveryJobData, job: Job<DeliveryJobDa
 export class DeliveryWorker {
   private readonly worker: Worker<DeliveryJobData>;
   private readonly results: RedisFileStore;
+  private readonly running = new RunningJobs();
 
-  constructor(connection: Redis, prefix: string, queueName: string, handler: DeliveryHandler, log: Logger) {
+  constructor(
+    private readonly connection: Redis,
+    prefix: string,
+    queueName: string,
+    handler: DeliveryHandler,
+    log: Logger,
+  ) {
     this.results = new RedisFileStore(connection, { prefix });
     const deliver = async (job: Job<DeliveryJobData>) => {
       await handler(job.data, job);
@@ -79,18 +87,26 @@ export class DeliveryWorker {
           log.warn({ err: error, jobId: job.data.jobId }, 'could not delete a delivered video'),
         );
     };
-    this.worker = new Worker<DeliveryJobData>(queueName, deliver, {
-      connection,
-      prefix,
-      concurrency: 4,
-    });
+    this.worker = new Worker<DeliveryJobData>(
+      queueName,
+      (job) => this.running.run(job.id!, () => deliver(job)),
+      {
+        connection,
+        prefix,
+        concurrency: 4,
+      },
+    );
     this.worker.on('failed', (job, error) =>
       log.warn({ err: error, jobId: job?.data.jobId, attempt: job?.attemptsMade }, 'delivery failed'),
     );
     this.worker.on('error', (error) => log.error({ err: error }, 'delivery worker error'));
   }
 
+  /**
+   * Waits for the posts in flight. While Redis is away none can be marked done anyway: a post cut
+   * short stays active in BullMQ and is delivered again by the next bot process once its lock lapses.
+   */
   async close(): Promise<void> {
-    await this.worker.close();
+    await this.running.stopped(this.worker.close(), this.connection);
   }
 }

@@ -22,6 +22,8 @@ import { GENERATE_QUEUE } from './connection.js';
 import type { Deliveries } from './delivery.js';
 import { FairShare } from './fair-share.js';
 import { retryDelay } from './generation-queue.js';
+import { RunningJobs } from './running-jobs.js';
+import { settlesWithin } from './settle-within.js';
 import { WorkerProgressWriter } from './worker-progress-writer.js';
 
 /** What the worker needs to know of a finished file; `media/video.ts` provides the real one. */
@@ -38,8 +40,17 @@ export type VideoPreparer = (inputPath: string, outputPath: string) => Promise<P
 export interface GenerationWorkerOptions {
   prefix: string;
   concurrency?: number;
-  /** Lock and stall timings; the defaults are BullMQ's, tests shorten them. */
+  /**
+   * How long a job's lock lasts without a renewal. A worker that dies (even SIGKILLed) loses its
+   * jobs at most this long after its last renewal; the next stall check gives them to another worker.
+   */
   lockDurationMs?: number;
+  /**
+   * How often the locks of running jobs are renewed (BullMQ renews on a timer). A quarter of the
+   * lock by default, so an event loop held up for most of a lock still renews in time.
+   */
+  lockRenewMs?: number;
+  /** How often BullMQ looks for jobs whose lock expired (one look per interval across all workers). */
   stalledIntervalMs?: number;
   /** A crash counts as a stall; several in a row still re-attach instead of failing the job. */
   maxStalledCount?: number;
@@ -51,6 +62,16 @@ export interface GenerationWorkerOptions {
   shutdownGraceMs?: number;
   tmpDir?: string;
 }
+
+/**
+ * Takeover of a dead worker's job within 15 s: its lock lapses at most `lockDurationMs` after the
+ * last renewal, and the first stall check after that (at most `stalledIntervalMs` later) puts it
+ * back in the queue, where an idle worker takes it at once: 8 + 4 = 12 s at worst.
+ */
+export const WORKER_TIMING_DEFAULTS = { lockDurationMs: 8_000, stalledIntervalMs: 4_000 } as const;
+
+/** After the grace period, how long handing the active jobs back may take (it needs Redis). */
+const HAND_BACK_MS = 2_000;
 
 export interface GenerationWorkerDeps {
   connection: Redis;
@@ -76,15 +97,17 @@ export class GenerationWorker {
   readonly worker: Worker<GenerationJobData, VideoResult>;
   private readonly opts: Required<Omit<GenerationWorkerOptions, 'tmpDir'>> & { tmpDir: string };
   private closing?: Promise<void>;
+  private readonly running = new RunningJobs();
 
   constructor(
     private readonly deps: GenerationWorkerDeps,
     options: GenerationWorkerOptions,
   ) {
+    const lockDurationMs = options.lockDurationMs ?? WORKER_TIMING_DEFAULTS.lockDurationMs;
     this.opts = {
       concurrency: 2,
-      lockDurationMs: 30_000,
-      stalledIntervalMs: 30_000,
+      ...WORKER_TIMING_DEFAULTS,
+      lockRenewMs: lockDurationMs / 4,
       maxStalledCount: 5,
       resubmitAmbiguous: false,
       progressIntervalMs: 1_000,
@@ -94,12 +117,13 @@ export class GenerationWorker {
     };
     this.worker = new Worker<GenerationJobData, VideoResult>(
       GENERATE_QUEUE,
-      (job, token, signal) => this.process(job, token, signal),
+      (job, token, signal) => this.running.run(job.id!, () => this.process(job, token, signal)),
       {
         connection: deps.connection,
         prefix: this.opts.prefix,
         concurrency: this.opts.concurrency,
         lockDuration: this.opts.lockDurationMs,
+        lockRenewTime: this.opts.lockRenewMs,
         stalledInterval: this.opts.stalledIntervalMs,
         maxStalledCount: this.opts.maxStalledCount,
         autorun: false,
@@ -300,18 +324,26 @@ export class GenerationWorker {
       .catch((sendError) => this.deps.log.error({ err: sendError }, 'could not report a failed job'));
   }
 
-  /** Stops taking jobs; active ones get the grace period, then go back to the queue for another worker. */
+  /**
+   * Stops taking jobs; active ones get the grace period, then go back to the queue for another
+   * worker. Bounded even when Redis is unreachable: a job that cannot be handed back stays active in
+   * BullMQ, and its remote task runs on (never cancelled); once Redis is back and the job's lock has
+   * lapsed, the stall check gives it to another worker, which follows the same task.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       const closed = this.worker.close();
-      const graceOver = new Promise<'timeout'>((resolve) =>
-        setTimeout(() => resolve('timeout'), this.opts.shutdownGraceMs).unref(),
-      );
-      if ((await Promise.race([closed.then(() => 'closed' as const), graceOver])) === 'timeout') {
+      const stopped = this.running.stopped(closed, this.deps.connection);
+      if (!(await settlesWithin(stopped, this.opts.shutdownGraceMs))) {
         this.worker.cancelAllJobs({ kind: 'shutdown' } satisfies AbortReason as never);
-        await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+        if (!(await settlesWithin(this.running.idle(), HAND_BACK_MS))) {
+          this.deps.log.warn(
+            { jobIds: this.running.ids },
+            'could not hand the active jobs back (is Redis reachable?); they are left for another worker, which takes them over once their lock lapses',
+          );
+        }
       }
-      await this.deps.cancels.close();
+      await settlesWithin(Promise.all([closed, this.deps.cancels.close()]), 500);
     })();
     return this.closing;
   }

@@ -7,6 +7,7 @@ import { finaliseRequest } from '../../src/core/request.js';
 import { createLogger } from '../../src/log.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { GENERATE_QUEUE } from '../../src/queue/connection.js';
+import { GenerationWorker } from '../../src/queue/generation-worker.js';
 import { type Spawned, spawnTs, stopProcess, waitFor, waitForOutput } from '../support/processes.js';
 import { cleanPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../support/redis.js';
 import { ScriptedBackend } from '../support/scripted-backend.js';
@@ -195,6 +196,90 @@ describe('job pipeline on a real Redis', () => {
     const delivery = await deliveryFor(jobId);
     expect(delivery.outcome.kind).toBe('succeeded');
     expect(service.submissions() - before).toBe(1);
+  });
+
+  it("by default frees a dead worker's job within 15 s, at the first stall check after its lock lapses", async () => {
+    const worker = new GenerationWorker(
+      {
+        connection: redis,
+        backend: new ScriptedBackend(service.url),
+        inputs: pipeline.inputs,
+        results: pipeline.blobs,
+        deliveries: pipeline.deliveries,
+        cancels: pipeline.cancels,
+        prepareVideo: copyPreparer,
+        log: createLogger('silent'),
+      },
+      { prefix },
+    );
+    const lock = Number(worker.worker.opts.lockDuration);
+    const renew = Number(worker.worker.opts.lockRenewTime);
+    const check = Number(worker.worker.opts.stalledInterval);
+    await worker.worker.close();
+    // The lock lapses at most `lock` after the dead worker's last renewal; the next check frees it.
+    expect(lock + check).toBeLessThan(15_000);
+    // A check always falls between the last renewal and the lapse, so one check after the lapse is enough.
+    expect(check).toBeLessThan(lock - renew);
+    // A live job keeps its lock through an event loop held up for most of the lock.
+    expect(renew).toBeLessThanOrEqual(lock / 4);
+  });
+
+  it("gives a killed worker's job to another worker at the first stall check after its lock lapses", async () => {
+    // The same proportions as the defaults, scaled down: a check falls well inside every lock.
+    const timings = { lockDurationMs: 2_000, stalledIntervalMs: 500 };
+    const before = service.submissions();
+    service.holdNewTasks(true);
+    const first = startWorkerProcess({
+      LOCK_DURATION_MS: String(timings.lockDurationMs),
+      STALLED_INTERVAL_MS: String(timings.stalledIntervalMs),
+    });
+    await waitForOutput(first, 'ready');
+    const jobId = await enqueue('taken over');
+    const taskId = await waitFor(
+      async () => (await pipeline.queue.queue.getJob(jobId))?.data.remote?.taskId,
+      'a stored task id',
+    );
+    const second = await pipeline.startWorker(new ScriptedBackend(service.url), copyPreparer, {
+      ...FAST,
+      ...timings,
+    });
+    const events = new QueueEvents(GENERATE_QUEUE, { connection: redis.duplicate(), prefix });
+    await events.waitUntilReady();
+    const seen: string[] = [];
+    for (const name of ['stalled', 'active', 'completed'] as const) {
+      events.on(name, (event: { jobId: string }) => {
+        if (event.jobId === jobId) seen.push(name);
+      });
+    }
+    // Every stall check stamps this key with its time, and the job's lock is a key of its own.
+    const checkKey = pipeline.queue.queue.keys['stalled-check']!;
+    const lockKey = `${pipeline.queue.queue.toKey(jobId)}:lock`;
+    const checks = new Set<number>();
+    let lapsedAt: number | undefined;
+    const watching = (async () => {
+      while (!seen.includes('stalled')) {
+        const [lock, check] = await Promise.all([redis.exists(lockKey), redis.get(checkKey)]);
+        if (check) checks.add(Number(check));
+        if (!lock) lapsedAt ??= Date.now();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    try {
+      await stopProcess(first, 'SIGKILL');
+      await watching;
+      // The check that freed the job stamped the key last (the 'stalled' event is written by it).
+      const freedBy = Number(await redis.get(checkKey));
+      service.release();
+      const delivery = await deliveryFor(jobId);
+      expect(delivery.outcome).toMatchObject({ kind: 'succeeded', result: { taskId } });
+      expect(lapsedAt).toBeDefined();
+      expect([...checks].filter((at) => at >= lapsedAt! && at < freedBy)).toEqual([]);
+      expect(seen).toEqual(['stalled', 'active', 'completed']);
+      expect(service.submissions() - before).toBe(1);
+    } finally {
+      await second.close();
+      await events.close();
+    }
   });
 
   it('hands an active job to another worker on SIGTERM without submitting again', async () => {

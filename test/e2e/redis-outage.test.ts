@@ -1,4 +1,5 @@
 import { copyFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeliveryJobData } from '../../src/core/job.js';
@@ -108,6 +109,26 @@ describe('a Redis outage', () => {
     expect(printed).not.toHaveBeenCalled();
     failures.mockRestore();
     printed.mockRestore();
+  });
+
+  it('lets a delivery worker and queue events close while Redis is unreachable', async () => {
+    const connection = pipeline.connection.duplicate();
+    const worker = new DeliveryWorker(connection, prefix, 'deliver-closing', async () => undefined, log);
+    const watching = new QueueEvents(GENERATE_QUEUE, { connection: connection.duplicate(), prefix });
+    await watching.waitUntilReady();
+    const start = logged.length;
+    await proxy.cut();
+    try {
+      await waitFor(() => logged.length > start, 'the outage to be logged');
+      // Both used to wait for Redis to come back before closing.
+      const closing = Promise.all([worker.close(), watching.close(), connection.quit()]);
+      expect(await Promise.race([closing.then(() => 'closed'), sleep(10_000, 'still closing')])).toBe(
+        'closed',
+      );
+    } finally {
+      await proxy.listen();
+    }
+    await waitFor(() => logged.at(-1)?.msg.startsWith('Redis is back'), 'Redis to be back');
   });
 
   it('leaves every connection working once Redis is back', async () => {

@@ -1,6 +1,7 @@
 /**
  * A worker in its own process, for tests that kill it: `tsx test/support/worker-process.ts`.
- * Configured by environment: REDIS_URL, KINEMA_PREFIX, SCRIPTED_SERVICE_URL, SHUTDOWN_GRACE_MS.
+ * Configured by environment: REDIS_URL, KINEMA_PREFIX, SCRIPTED_SERVICE_URL, SHUTDOWN_GRACE_MS,
+ * LOCK_DURATION_MS, STALLED_INTERVAL_MS.
  */
 import { copyFile, stat } from 'node:fs/promises';
 import { createLogger } from '../../src/log.js';
@@ -22,8 +23,8 @@ const copyPreparer = async (input: string, output: string) => {
 
 await pipeline.startWorker(new ScriptedBackend(process.env.SCRIPTED_SERVICE_URL!), copyPreparer, {
   concurrency: Number(process.env.WORKER_CONCURRENCY ?? 1),
-  lockDurationMs: 1_500,
-  stalledIntervalMs: 1_000,
+  lockDurationMs: Number(process.env.LOCK_DURATION_MS ?? 1_500),
+  stalledIntervalMs: Number(process.env.STALLED_INTERVAL_MS ?? 1_000),
   shutdownGraceMs: Number(process.env.SHUTDOWN_GRACE_MS ?? 500),
   progressIntervalMs: 0,
 });

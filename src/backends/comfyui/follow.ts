@@ -15,9 +15,10 @@ import type { SocketEvent } from './socket.js';
 /**
  * Follows one prompt to its end (shared/specs/comfyui-api.md §6–§8). The socket's events drive the
  * progress; queue and history are the truth, asked at once when the socket says something ended or
- * reconnected, and otherwise on a timer (often while the prompt waits or the server is away, rarely
- * while the events flow). A prompt that vanished from both is resubmitted under its id; a server
- * that stays away too long, or loses the prompt too often, ends the follow.
+ * reconnected, when the prompt's events stop for `silentCheckMs`, and otherwise on a timer (often
+ * while the prompt waits or the server is away, rarely while the events flow). A prompt that
+ * vanished from both is resubmitted under its id; a server that stays away too long, or loses the
+ * prompt too often, ends the follow.
  */
 
 export type FollowSettings = Pick<
@@ -28,6 +29,7 @@ export type FollowSettings = Pick<
   | 'confirmPollMs'
   | 'serverDownTimeoutMs'
   | 'maxResubmits'
+  | 'silentCheckMs'
   | 'socketIdleMs'
   | 'decodeAllowanceMs'
 >;
@@ -74,6 +76,8 @@ export class PromptFollower {
   private resubmits = 0;
   private lastCheck = 0;
   private nextCheck = 0;
+  /** When the socket last said anything about this prompt (or reconnected). */
+  private lastHeardAt = Date.now();
   private lastEmitted = '';
   /** Whether this process gets the prompt's events; a re-attached job from another process does not. */
   private sawEvents = false;
@@ -89,7 +93,7 @@ export class PromptFollower {
     try {
       while (true) {
         signal.throwIfAborted();
-        if (Date.now() >= this.nextCheck) {
+        if (Date.now() >= Math.min(this.nextCheck, this.silentCheckAt())) {
           const ended = await this.check(signal);
           if (ended) {
             yield* this.finish(ended);
@@ -112,7 +116,7 @@ export class PromptFollower {
           yield { type: 'progress', progress: update };
         }
         this.reconnectIfSilent();
-        const wakeAt = Math.min(this.nextCheck, this.socketIdleAt());
+        const wakeAt = Math.min(this.nextCheck, this.silentCheckAt(), this.socketIdleAt());
         const event = await this.prompt.events.next(Math.max(0, wakeAt - Date.now()), signal);
         if (event) this.apply(event);
       }
@@ -196,6 +200,12 @@ export class PromptFollower {
     return s.historyPollMs;
   }
 
+  /** When the prompt's silence calls for a look at queue and history (see silentCheckMs), or never. */
+  private silentCheckAt(): number {
+    const silentMs = this.context.settings.silentCheckMs;
+    return silentMs > 0 ? Math.max(this.lastHeardAt, this.lastCheck) + silentMs : Number.POSITIVE_INFINITY;
+  }
+
   /** When a silent socket is due for a reconnect (see socketIdleMs), or never. */
   private socketIdleAt(): number {
     const idleMs = this.context.settings.socketIdleMs;
@@ -217,6 +227,7 @@ export class PromptFollower {
 
   private apply(event: SocketEvent) {
     if (event.kind === 'open') {
+      this.lastHeardAt = Date.now();
       // Events were lost while the socket was down: look at queue and history now.
       this.nextCheck = 0;
       return;
@@ -235,6 +246,7 @@ export class PromptFollower {
     }
     if (data.prompt_id !== this.prompt.promptId) return;
     this.sawEvents = true;
+    this.lastHeardAt = Date.now();
     const progress = this.prompt.progress;
     switch (type) {
       case 'execution_start':

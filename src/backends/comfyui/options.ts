@@ -44,6 +44,12 @@ export interface ComfyBackendOptions {
   /** How often a lost prompt (server restart) is resubmitted under the same id. */
   maxResubmits?: number;
   /**
+   * No event for a prompt for this long makes the follower ask queue and history where it is: the
+   * socket may be half-open, or the prompt's events go to another process. The answer decides: a
+   * finished prompt is finished at once, a running one is followed on. 0 turns it off.
+   */
+  silentCheckMs?: number;
+  /**
    * While a prompt runs, a socket that received nothing for this long is reconnected: after a GPU
    * host crash it can look connected (half-open) and never deliver another event. 0 turns it off.
    */
@@ -70,6 +76,7 @@ export const COMFY_DEFAULTS = {
   uploadTimeoutMs: 120_000,
   serverDownTimeoutMs: 15 * 60_000,
   maxResubmits: 3,
+  silentCheckMs: 12_000,
   socketIdleMs: 120_000,
   cancelTimeoutMs: 15_000,
   maxOutputBytes: 512 * 1024 * 1024,

@@ -236,7 +236,8 @@ export class InferenceHttp {
         },
         signal,
         dispatcher: this.options.dispatcher,
-        headersTimeout: this.options.timeouts.jsonMs,
+        // Waiting for the answer counts as silence too.
+        headersTimeout: Math.min(this.options.timeouts.jsonMs, this.options.timeouts.streamSilenceMs),
         bodyTimeout: 0,
       });
     } catch (error) {

@@ -57,7 +57,9 @@ export const INFERENCE_DEFAULTS = {
   apiUrl: 'https://api.inference.sh',
   app: 'infsh/wan2-2-i2v-a14b',
   maxOutputBytes: 512 * 1024 * 1024,
-  timeouts: { connectMs: 10_000, jsonMs: 30_000, streamSilenceMs: 45_000, downloadMs: 180_000 },
+  // Heartbeats come every 10 s (spec §6): 12 s without any line is a dead stream (a late heartbeat
+  // costs one status read and a reconnect), noticed well within 15 s rather than the SDKs' 45 s.
+  timeouts: { connectMs: 10_000, jsonMs: 30_000, streamSilenceMs: 12_000, downloadMs: 180_000 },
   retry: { attempts: 5, baseMs: 1_000, maxMs: 60_000, maxWaitMs: 120_000 },
   reconnect: { budget: 5, baseMs: 1_000, maxMs: 30_000 },
   pollIntervalMs: 4_000,

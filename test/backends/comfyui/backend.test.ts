@@ -414,6 +414,20 @@ describe('ComfyBackend recovery', () => {
     expect(server.promptsSubmitted()).toHaveLength(1);
   }, 20_000);
 
+  it('finishes a prompt whose socket went silent (half-open) by asking history, without a reconnect', async () => {
+    // History is not polled on its timer and the socket is never reconnected: only the silence check is left.
+    const server = await fake({ scenario: 'mute_socket', stepDelayMs: 5 });
+    const comfy = backend([server.url], { historyPollMs: 120_000, socketIdleMs: 0, silentCheckMs: 100 });
+    const job = makeJob(makeRequest(image, { num_inference_steps: 12 }), env.inputs);
+    const ref = await comfy.submit(job, recordingHooks(), signal());
+    const sockets = server.requests().filter((r) => r.path === '/ws').length;
+    const { events, error } = await collect(comfy.follow(ref, job, signal()));
+    expect(error).toBeUndefined();
+    expect(events.at(-1)?.type).toBe('completed');
+    expect(server.requests().filter((r) => r.path === '/ws')).toHaveLength(sockets);
+    expect(server.promptsSubmitted()).toHaveLength(1);
+  }, 20_000);
+
   it('sends the job to the healthy server when another is down, and health() says so', async () => {
     const down = await fake();
     await down.stop();

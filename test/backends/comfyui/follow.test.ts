@@ -50,6 +50,8 @@ class ScriptedServer {
   /** What a resubmit makes the server say next; it confirms unless told otherwise. */
   onResubmit: () => boolean = () => true;
   resubmits = 0;
+  /** How often the follower asked queue and history. */
+  locates = 0;
   cancelled = false;
   recorded: number[] = [];
   readonly reconnects: string[] = [];
@@ -90,11 +92,15 @@ class ScriptedServer {
         confirmPollMs: 1,
         serverDownTimeoutMs: NEVER,
         maxResubmits: 3,
+        silentCheckMs: NEVER,
         socketIdleMs: 0,
         decodeAllowanceMs: 0,
         ...settings,
       },
-      locate: async () => this.state,
+      locate: async () => {
+        this.locates += 1;
+        return this.state;
+      },
       resubmit: async () => {
         this.resubmits += 1;
         return this.onResubmit();
@@ -326,6 +332,24 @@ describe('PromptFollower', () => {
     expect((error as Error).message).toBe(
       'the GPU ran out of memory, try a lower resolution or fewer frames',
     );
+    expect(server.resubmits).toBe(0);
+  });
+
+  it('asks queue and history when the prompt goes quiet, and lets the answer decide', async () => {
+    const server = new ScriptedServer();
+    server.state = { kind: 'running' };
+    // History is never polled on its timer here, and the socket is never reconnected.
+    const run = server.follower({ silentCheckMs: 50 });
+    expect(await nextProgress(run)).toMatchObject({ phase: 'running', detail: 'starting' });
+    server.message('progress', { node: '2', value: 1, max: 4 });
+    expect(await nextProgress(run)).toMatchObject({ detail: 'step 1/4' });
+    const next = run.next();
+    // Still running: followed on, asked again after the next quiet spell.
+    await waitUntil(() => server.locates >= 3, 10_000, 'two reads while the prompt is quiet');
+    server.state = { kind: 'done', item: finished() };
+    expect((await next).value).toMatchObject({ type: 'progress', progress: { percent: 99 } });
+    expect((await run.next()).value).toMatchObject({ type: 'completed' });
+    expect(server.reconnects).toEqual([]);
     expect(server.resubmits).toBe(0);
   });
 

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { BackendEvent } from '../../../src/backends/backend.js';
-import { InferenceHttp } from '../../../src/backends/inference-sh/http.js';
+import { InferenceHttp, type InferenceTimeouts } from '../../../src/backends/inference-sh/http.js';
+import { INFERENCE_DEFAULTS } from '../../../src/backends/inference-sh/options.js';
 import {
   AmbiguousSubmitError,
   CancelledError,
@@ -13,6 +14,7 @@ import {
 } from '../../../src/core/errors.js';
 import type { FakeFaults } from '../../fakes/inference-sh/server.js';
 import {
+  FAST,
   followCatching,
   type Harness,
   harnessPerTest,
@@ -144,6 +146,50 @@ describe('stream faults (§6) and the polling fallback (§7)', () => {
         expect(before.find((p) => p.startsWith('/tasks/'))).toMatch(/^\/tasks\/\w+$/);
       }
     }
+  });
+
+  /** The requests after the first stream opened, as `stream`, `task` (GET /tasks/{id}) or `status`. */
+  const afterFirstStream = (h: Harness) => {
+    const paths = h.fake
+      .requests()
+      .map((r) => r.path)
+      .filter((path) => path.startsWith('/tasks/'));
+    return paths
+      .slice(paths.findIndex((path) => path.endsWith('/stream')))
+      .map((path) => (path.endsWith('/stream') ? 'stream' : path.endsWith('/status') ? 'status' : 'task'));
+  };
+
+  it('by default calls a stream dead within 15 s of silence, later than the 10 s between heartbeats', () => {
+    expect(INFERENCE_DEFAULTS.timeouts.streamSilenceMs).toBeLessThan(15_000);
+    expect(INFERENCE_DEFAULTS.timeouts.streamSilenceMs).toBeGreaterThan(10_000);
+  });
+
+  it('a silent stream is reconnected once per silence, each time after one status read says the task runs', async () => {
+    const h = await start({ fake: { faults: { streamSilences: 2, pauseAt: 7 } } });
+    await runHeld(h, () => count(h, '/stream') >= 3, 'two reconnects');
+    expect(afterFirstStream(h).slice(0, 5)).toEqual(['stream', 'task', 'stream', 'task', 'stream']);
+  });
+
+  it('a task that ended while its stream was silent is finished by the status read, without a reconnect', async () => {
+    const h = await start({ fake: { faults: { streamSilences: 1 } } });
+    const job = h.job();
+    const { ref } = await submit(h.backend, job);
+    const { events, error } = await followCatching(h.backend, ref, job);
+    expect(error).toBeUndefined();
+    expect(events.at(-1)?.type).toBe('completed');
+    expect(afterFirstStream(h)[0]).toBe('stream');
+    expect(afterFirstStream(h).slice(1)).not.toContain('stream');
+    expect(afterFirstStream(h).slice(1)).toContain('task');
+  });
+
+  it('a stream request that gets no answer at all counts as silence: one status read, then a reconnect', async () => {
+    // JSON calls may take minutes here: only the silence window can end the wait within the test.
+    const h = await start({
+      fake: { faults: { streamUnanswered: 1, pauseAt: 7 } },
+      backend: { timeouts: { ...FAST.timeouts!, jsonMs: 600_000 } as InferenceTimeouts },
+    });
+    await runHeld(h, () => count(h, '/stream') >= 2, 'a reconnect');
+    expect(afterFirstStream(h).slice(0, 3)).toEqual(['stream', 'task', 'stream']);
   });
 
   it.each<[string, Partial<FakeFaults>]>([

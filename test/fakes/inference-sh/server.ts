@@ -64,6 +64,8 @@ export interface FakeFaults {
   streamDrops: number;
   /** The next N stream connections send nothing at all, heartbeats included, and stay open. */
   streamSilences: number;
+  /** The next N stream requests are accepted but never answered, not even with headers. */
+  streamUnanswered: number;
   /** The next N stream connections end cleanly after their first line. */
   streamEarlyEnds: number;
   /**
@@ -192,6 +194,7 @@ const DEFAULT_FAULTS: FakeFaults = {
   numbering: 'current',
   streamDrops: 0,
   streamSilences: 0,
+  streamUnanswered: 0,
   streamEarlyEnds: 0,
   streamMutes: 0,
   rateLimit: undefined,
@@ -789,6 +792,10 @@ export async function startFakeInference(options: FakeInferenceOptions = {}): Pr
         'Not Acceptable',
         'this fake serves the stream as application/x-ndjson only',
       );
+    }
+    if (faults.streamUnanswered > 0) {
+      faults.streamUnanswered -= 1;
+      return; // no status line, no headers: the socket stays open until the client gives up
     }
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     res.flushHeaders();
