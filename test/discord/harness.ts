@@ -82,11 +82,19 @@ export async function startDiscordHarness(
     DISCORD_APPLICATION_ID: discord.applicationId,
     DISCORD_GUILD_ID: discord.guild('Studio').id,
     DISCORD_API_URL: discord.apiUrl,
+    // The classifier is tested where it matters (moderation tests turn it on); elsewhere it only slows.
+    MODERATION_IMAGES: 'false',
     ...env,
   });
   await deployCommands(config);
   const log = createLogger(process.env.KINEMA_TEST_LOG ?? 'silent');
-  const pipeline = new Pipeline({ redisUrl: TEST_REDIS_URL, prefix, log, backoffMs: 50 });
+  const pipeline = new Pipeline({
+    redisUrl: TEST_REDIS_URL,
+    prefix,
+    log,
+    backoffMs: 50,
+    community: { env: config, defaultModel: 'wan2.1' },
+  });
   const harness: DiscordHarness = {
     discord,
     service,

@@ -92,10 +92,18 @@ export async function startSlackHarness(
     HTTP_PORT: '0',
     MAX_ACTIVE_PER_USER: '20',
     MAX_QUEUED_PER_USER: '50',
+    // The classifier is tested where it matters (moderation tests turn it on); elsewhere it only slows.
+    MODERATION_IMAGES: 'false',
     ...env,
   });
   const log = createLogger('silent');
-  const pipeline = new Pipeline({ redisUrl: TEST_REDIS_URL, prefix, log, backoffMs: 50 });
+  const pipeline = new Pipeline({
+    redisUrl: TEST_REDIS_URL,
+    prefix,
+    log,
+    backoffMs: 50,
+    community: { env: config, defaultModel: 'wan2.1' },
+  });
   const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, undefined, 3600);
   const httpRoutes = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz') {
