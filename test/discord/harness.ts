@@ -9,6 +9,7 @@ import { Pipeline } from '../../src/pipeline.js';
 import { startDiscord } from '../../src/platforms/discord/index.js';
 import type { PlatformHandle } from '../../src/platforms/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
+import type { GenerationService } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
 import { makeMp4, makePng, tempDir } from '../support/media.js';
@@ -35,6 +36,8 @@ export interface DiscordHarness {
   moderatorId: string;
   channelId: string;
   bot?: PlatformHandle;
+  /** The service the running bot uses (its admin and member views). */
+  api?: GenerationService;
   worker?: GenerationWorker;
   startBot(): Promise<PlatformHandle>;
   stopBot(): Promise<void>;
@@ -111,7 +114,7 @@ export async function startDiscordHarness(
       harness.bot = await startDiscord(
         {
           config,
-          service: serviceFor(pipeline, config),
+          service: (harness.api = serviceFor(pipeline, config)),
           redis: pipeline.connection,
           log,
           links,

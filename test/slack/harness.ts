@@ -8,6 +8,7 @@ import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { type SlackHandle, startSlack } from '../../src/platforms/slack/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
+import type { GenerationService } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { TEST_SIGNING_SECRET } from '../fakes/slack/bolt-harness.js';
 import {
@@ -47,6 +48,8 @@ export interface SlackHarness {
   adminId: string;
   target: DeliveryTarget;
   bot?: SlackHandle;
+  /** The service the running bot uses (its admin and member views). */
+  api?: GenerationService;
   worker?: GenerationWorker;
   startBot(): Promise<SlackHandle>;
   stopBot(): Promise<void>;
@@ -127,7 +130,14 @@ export async function startSlackHarness(
     target: { mode: 'socket' },
     async startBot() {
       harness.bot = await startSlack(
-        { config, service: serviceFor(pipeline, config), redis: pipeline.connection, log, links, httpRoutes },
+        {
+          config,
+          service: (harness.api = serviceFor(pipeline, config)),
+          redis: pipeline.connection,
+          log,
+          links,
+          httpRoutes,
+        },
         { statusIntervalMs: 150 },
       );
       harness.target =
