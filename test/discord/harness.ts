@@ -111,10 +111,11 @@ export async function startDiscordHarness(
     channelId: discord.channelId('general'),
     async startBot() {
       const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, config.PUBLIC_URL, 3600);
+      harness.api = serviceFor(pipeline, config);
       harness.bot = await startDiscord(
         {
           config,
-          service: (harness.api = serviceFor(pipeline, config)),
+          service: harness.api,
           redis: pipeline.connection,
           log,
           links,

@@ -129,10 +129,11 @@ export async function startSlackHarness(
     adminId: 'U0ADMINUSER',
     target: { mode: 'socket' },
     async startBot() {
+      harness.api = serviceFor(pipeline, config);
       harness.bot = await startSlack(
         {
           config,
-          service: (harness.api = serviceFor(pipeline, config)),
+          service: harness.api,
           redis: pipeline.connection,
           log,
           links,
