@@ -1,8 +1,8 @@
-import { copyFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finaliseRequest } from '../../src/core/request.js';
 import { createLogger } from '../../src/log.js';
 import { Pipeline } from '../../src/pipeline.js';
+import { copyPreparer } from '../support/copy-preparer.js';
 import { waitFor } from '../support/processes.js';
 import { cleanPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../support/redis.js';
 import { ScriptedBackend } from '../support/scripted-backend.js';
@@ -18,11 +18,6 @@ const prefix = uniquePrefix('caps');
 let pipeline: Pipeline;
 let service: ScriptedService;
 const labels = new Map<string, string>();
-
-const copyPreparer = async (input: string, output: string) => {
-  await copyFile(input, output);
-  return { bytes: (await stat(output)).size };
-};
 
 async function send(person: string, label: string): Promise<string> {
   const image = await pipeline.inputs.save({

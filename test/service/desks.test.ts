@@ -1,4 +1,3 @@
-import { copyFile, stat } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { Pipeline } from '../../src/pipeline.js';
@@ -7,6 +6,7 @@ import type { AccessRules, Origin } from '../../src/service/checks.js';
 import { GenerationService } from '../../src/service/generation-service.js';
 import type { ImageClassifier } from '../../src/service/moderation/index.js';
 import { RefusedError } from '../../src/service/refusals.js';
+import { copyPreparer } from '../support/copy-preparer.js';
 import { makePng } from '../support/media.js';
 import { waitFor } from '../support/processes.js';
 import { cleanPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../support/redis.js';
@@ -36,11 +36,6 @@ let png: Buffer;
 let render: ScriptedService;
 let pipeline: Pipeline;
 let service: GenerationService;
-
-const copyPreparer = async (input: string, output: string) => {
-  await copyFile(input, output);
-  return { bytes: (await stat(output)).size };
-};
 
 const origin = (userId: string, server = 'g1', channelId = 'c1'): Origin => ({
   requester: { platform: 'test', userId, displayName: `name-${userId}`, scopeId: server },

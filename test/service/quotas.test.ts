@@ -1,4 +1,3 @@
-import { copyFile, stat } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { Pipeline } from '../../src/pipeline.js';
@@ -7,6 +6,7 @@ import type { CommunityEnv } from '../../src/service/community.js';
 import { GenerationService } from '../../src/service/generation-service.js';
 import { QUOTA_WINDOW_MS, Quotas } from '../../src/service/quotas.js';
 import { RefusedError } from '../../src/service/refusals.js';
+import { copyPreparer } from '../support/copy-preparer.js';
 import { makePng } from '../support/media.js';
 import { waitFor } from '../support/processes.js';
 import { cleanPrefix, TEST_REDIS_URL, testRedis, uniquePrefix } from '../support/redis.js';
@@ -26,11 +26,6 @@ interface World {
   service: GenerationService;
 }
 const worlds: World[] = [];
-
-const copyPreparer = async (input: string, output: string) => {
-  await copyFile(input, output);
-  return { bytes: (await stat(output)).size };
-};
 
 /** A pipeline and a service with these community settings, under their own prefix. */
 function world(env: CommunityEnv): World {
