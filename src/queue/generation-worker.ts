@@ -222,9 +222,10 @@ export class GenerationWorker {
           throw error;
         }
         log.info({ taskId: remote.taskId }, 'submitted');
-        await this.counted(jobId, job.data);
       }
       if (!remote?.taskId) throw new Error('the backend returned no task id');
+      // Also when re-attaching: a worker may have died between the submission and its count.
+      await this.counted(jobId, job.data);
       const ref: RemoteTaskRef = remote;
       // A cancel that arrived while submitting must still stop the task it created.
       const cancelledWhileSubmitting = await this.deps.cancels.requestedBy(jobId);
