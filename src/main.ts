@@ -16,6 +16,7 @@ import { type PlatformHandle, startPlatforms } from './platforms/index.js';
 import { ModelAvailabilityRecord } from './queue/model-availability.js';
 import { settlesWithin } from './queue/settle-within.js';
 import { GenerationService } from './service/generation-service.js';
+import { nsfwClassifier } from './service/moderation/index.js';
 import { PublicLinks } from './service/public-links.js';
 import { s3SettingsFrom } from './storage/object-storage.js';
 
@@ -72,6 +73,19 @@ async function startHttpServer(
   return server;
 }
 
+/**
+ * Loads the image classifier in its thread now rather than on the first image, without waiting for
+ * it: readiness (and the first acks) never depend on it. A per-server switch may still load it later.
+ */
+function warmClassifier(config: Config, log: Logger): void {
+  if (!config.MODERATION_IMAGES) return;
+  nsfwClassifier.warm().then(
+    (info) => log.info(info, 'image classifier ready'),
+    (error) =>
+      log.error({ err: error }, 'the image classifier could not load; images are refused until it does'),
+  );
+}
+
 export async function start(config: Config, log: Logger): Promise<Running> {
   const pipeline = new Pipeline({
     redisUrl: config.REDIS_URL,
@@ -81,8 +95,10 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     objectStorage: s3SettingsFrom(config),
     attempts: config.JOB_ATTEMPTS,
     log,
+    community: { env: config, defaultModel: defaultModel(config) },
   });
   await checkFfmpeg();
+  warmClassifier(config, log);
   const runsWorker = config.KINEMA_ROLE !== 'bot';
   const runsBot = config.KINEMA_ROLE !== 'worker';
   const availability = new ModelAvailabilityRecord(pipeline.connection, config.KINEMA_PREFIX, log);
@@ -122,6 +138,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
       },
       maxInputBytes: config.MAX_INPUT_BYTES,
+      community: config,
     });
     platforms = await startPlatforms({
       config,

@@ -5,15 +5,15 @@ import { CancelBroadcast, type CancelRequest, type CancelResult } from './queue/
 import { redisConnection } from './queue/connection.js';
 import { Deliveries } from './queue/delivery.js';
 import { GenerationQueue } from './queue/generation-queue.js';
-import {
-  GenerationWorker,
-  type GenerationWorkerOptions,
-  type VideoPreparer,
-} from './queue/generation-worker.js';
+import { GenerationWorker, type GenerationWorkerOptions } from './queue/generation-worker.js';
 import { unavailableModels } from './queue/model-availability.js';
+import type { VideoPreparer } from './queue/result-files.js';
 import { settlesWithin } from './queue/settle-within.js';
 import { backendStatus, WorkerHeartbeat } from './queue/worker-health.js';
+import { Community, type CommunityOptions } from './service/community.js';
 import type { ServiceDeps } from './service/generation-service.js';
+import { outcomeLedger } from './service/outcome-ledger.js';
+import { CommunityWorkerPolicy } from './service/worker-policy.js';
 import { BlobStore } from './storage/blobs.js';
 import { InputStore } from './storage/inputs.js';
 import { openObjectStorage, type S3Settings } from './storage/object-storage.js';
@@ -29,6 +29,11 @@ export interface PipelineOptions {
   attempts?: number;
   backoffMs?: number;
   log: Logger;
+  /**
+   * A community's rules for the worker and the outcomes (caps at start, pauses, quotas, spend,
+   * result moderation, the audit log); without them (the CLI) every job runs as it comes.
+   */
+  community?: CommunityOptions;
 }
 
 /**
@@ -43,6 +48,7 @@ export class Pipeline {
   readonly queue: GenerationQueue;
   readonly deliveries: Deliveries;
   readonly cancels: CancelBroadcast;
+  readonly community?: Community;
   private workers: GenerationWorker[] = [];
   private heartbeats: WorkerHeartbeat[] = [];
   private extraConnections: Redis[] = [];
@@ -73,7 +79,14 @@ export class Pipeline {
       backoffMs: options.backoffMs,
       recordTtlSeconds: ttl,
     });
-    this.deliveries = new Deliveries(this.connection, options.prefix);
+    if (options.community) {
+      this.community = new Community(this.connection, options.prefix, this.queue, options.community);
+    }
+    this.deliveries = new Deliveries(
+      this.connection,
+      options.prefix,
+      this.community && outcomeLedger(this.community, options.log),
+    );
     this.cancels = new CancelBroadcast(this.connection, options.prefix);
   }
 
@@ -98,6 +111,7 @@ export class Pipeline {
         cancels: new CancelBroadcast(this.connection, this.options.prefix),
         prepareVideo,
         log: this.options.log,
+        ...(this.community ? { policy: new CommunityWorkerPolicy(this.community, this.options.log) } : {}),
       },
       { ...options, prefix: this.options.prefix },
     );

@@ -9,6 +9,28 @@ export interface Requester {
   scopeId?: string;
 }
 
+/** Where a job was asked for, as every platform can say it: for "2 waiting in #art on Server A". */
+export interface JobPlace {
+  channelId: string;
+  /** Discord guild or Slack workspace; absent in DMs. */
+  serverId?: string;
+  serverName?: string;
+  isDirectMessage: boolean;
+}
+
+/** Why a worker put a job back instead of starting it (see the worker's policy). */
+export type HoldReason =
+  /** Its person already has MAX_ACTIVE_PER_USER videos rendering. */
+  | 'cap'
+  /** Its server is paused by an admin. */
+  | 'paused';
+
+/** An estimated price (PRICE_TABLE). */
+export interface Cost {
+  amount: number;
+  currency: string;
+}
+
 /**
  * Where to report, as an opaque record only the platform adapter that wrote it reads
  * (e.g. Discord channel and guild, Slack channel and thread). The core passes it through.
@@ -41,6 +63,10 @@ export interface GenerationJobData {
   remote?: RemoteTaskRef;
   /** Whom the fair queue counts the job for and in which band; set by the queue when it is added. */
   fairShare?: { person: string; band: QueueBand };
+  /** Where it was asked for (the service sets it), for people's job lists and the caps refusal. */
+  place?: JobPlace;
+  /** Set while a worker holds the job back; cleared when it starts. */
+  held?: HoldReason;
 }
 
 export const PHASES = ['queued', 'uploading', 'submitted', 'running', 'encoding', 'delivering'] as const;
@@ -76,12 +102,19 @@ export interface VideoResult {
   taskId?: string;
   renderMs: number;
   notes: string[];
+  /** The estimated price of this video (PRICE_TABLE), when one is configured. */
+  cost?: Cost;
 }
 
 export type JobOutcome =
   | { kind: 'succeeded'; result: VideoResult }
   | { kind: 'failed'; message: string; notes: string[] }
-  | { kind: 'cancelled'; by?: string };
+  | { kind: 'cancelled'; by?: string }
+  /**
+   * Rendered (and paid for) but not posted: frames of it were flagged by moderation. `notice` is
+   * for the requester only; the video itself was deleted.
+   */
+  | { kind: 'withheld'; notice: string; seed: number; cost?: Cost };
 
 export interface DeliveryJobData {
   jobId: string;

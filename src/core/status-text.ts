@@ -1,4 +1,4 @@
-import type { DeliveryJobData, JobOutcome, JobProgress, Phase } from './job.js';
+import type { Cost, DeliveryJobData, HoldReason, JobOutcome, JobProgress, Phase } from './job.js';
 import { MODEL_PROFILES } from './models.js';
 import type { GenerationRequest } from './request.js';
 
@@ -7,7 +7,15 @@ import type { GenerationRequest } from './request.js';
  * components or Slack blocks, so both platforms always say the same thing.
  */
 
-export type JobState = 'waiting' | 'active' | 'retrying' | 'succeeded' | 'failed' | 'cancelled';
+export type JobState =
+  | 'waiting'
+  | 'active'
+  | 'retrying'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  /** Rendered, but not posted: moderation flagged it (only the requester is told why). */
+  | 'withheld';
 
 export interface JobSnapshot {
   jobId: string;
@@ -18,6 +26,10 @@ export interface JobSnapshot {
   progress?: JobProgress;
   outcome?: JobOutcome;
   notes?: string[];
+  /** Waiting in relax mode: over quota, behind everyone within quota (QUOTA_OVERFLOW=relax). */
+  relaxed?: boolean;
+  /** A worker put it back: its person's other videos are rendering, or its server is paused. */
+  held?: HoldReason;
 }
 
 export interface StatusView {
@@ -63,9 +75,7 @@ export function renderStatus(snapshot: JobSnapshot): StatusView {
   let etaUnix: number | undefined;
   switch (snapshot.state) {
     case 'waiting':
-      headline = snapshot.position
-        ? `Queued: #${snapshot.position.position} of ${snapshot.position.of}`
-        : 'Queued: starting soon';
+      headline = waitingHeadline(snapshot);
       break;
     case 'retrying':
       headline = 'Retrying after a temporary problem';
@@ -91,6 +101,10 @@ export function renderStatus(snapshot: JobSnapshot): StatusView {
     case 'cancelled':
       headline = `Cancelled${snapshot.outcome?.kind === 'cancelled' && snapshot.outcome.by ? ` by ${snapshot.outcome.by}` : ''}`;
       break;
+    case 'withheld':
+      // Public: says only that it will not be posted; the requester is told why, privately.
+      headline = 'Finished, but not posted here (it did not pass the content check)';
+      break;
   }
   for (const note of notes) details.push(`Note: ${note}`);
   return {
@@ -99,8 +113,17 @@ export function renderStatus(snapshot: JobSnapshot): StatusView {
     percent,
     etaUnix,
     details,
-    finished: snapshot.state === 'succeeded' || snapshot.state === 'failed' || snapshot.state === 'cancelled',
+    finished: FINISHED.has(snapshot.state),
   };
+}
+
+const FINISHED: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'withheld']);
+
+function waitingHeadline({ position, relaxed, held }: JobSnapshot): string {
+  const mode = relaxed ? ' in relax mode (over quota; starts when nobody within quota waits)' : '';
+  if (held === 'paused') return 'Paused: an admin paused Kinema in this server; it starts when resumed';
+  if (held === 'cap') return `Queued${mode}: starts when one of your other videos finishes`;
+  return position ? `Queued${mode}: #${position.position} of ${position.of}` : `Queued${mode}: starting soon`;
 }
 
 /** A stable string of what the user would see, to skip edits that change nothing. */
@@ -108,15 +131,19 @@ export function statusFingerprint(view: StatusView): string {
   return JSON.stringify([view.headline, view.bar, view.etaUnix, view.details]);
 }
 
-/** Caption of a finished video: prompt, seed, model, length, who asked. */
+/** "≈ 0.45 USD", the estimate from PRICE_TABLE. */
+export const costText = (cost: Cost) => `≈ ${cost.amount.toFixed(2)} ${cost.currency}`;
+
+/** Caption of a finished video: prompt, seed, model, length, estimated cost, who asked. */
 export function resultCaption(
   request: GenerationRequest,
-  info: { durationSeconds?: number; requesterName?: string },
+  info: { durationSeconds?: number; requesterName?: string; cost?: Cost },
   maxPrompt = 300,
 ): string[] {
   const lines = [`“${truncate(request.prompt, maxPrompt)}”`];
   const parts = [modelLabel(request), `seed ${request.seed}`];
   if (info.durationSeconds) parts.push(`${info.durationSeconds.toFixed(1)} s`);
+  if (info.cost) parts.push(costText(info.cost));
   if (info.requesterName) parts.push(`for ${info.requesterName}`);
   lines.push(parts.join(' · '));
   return lines;
@@ -125,8 +152,7 @@ export function resultCaption(
 /** The final snapshot of a delivered job: succeeded, failed or cancelled, with its outcome. */
 export function outcomeSnapshot(delivery: DeliveryJobData): JobSnapshot {
   const { outcome } = delivery;
-  const state: JobState =
-    outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'failed' ? 'failed' : 'cancelled';
+  const state: JobState = outcome.kind;
   return {
     jobId: delivery.jobId,
     state,

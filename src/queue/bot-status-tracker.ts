@@ -152,6 +152,8 @@ export class BotStatusTracker {
       request: job.data.request,
       requesterName: job.data.requester.displayName,
       notes: job.data.notes,
+      ...(job.data.fairShare?.band === 'relax' ? { relaxed: true } : {}),
+      ...(job.data.held ? { held: job.data.held } : {}),
     };
     const progress =
       job.progress && typeof job.progress === 'object' ? (job.progress as unknown as JobProgress) : undefined;
@@ -160,7 +162,8 @@ export class BotStatusTracker {
       case 'prioritized':
         return { ...base, state: 'waiting', position: (await this.positions()).get(jobId) };
       case 'delayed':
-        return { ...base, state: job.attemptsMade > 0 ? 'retrying' : 'waiting' };
+        // Held back by a worker (caps, a paused server) is waiting, not a retry, whatever came before.
+        return { ...base, state: job.attemptsMade > 0 && !job.data.held ? 'retrying' : 'waiting' };
       case 'active':
         return { ...base, state: 'active', progress };
       default:

@@ -6,6 +6,13 @@ import { RedisFileStore } from '../storage/redis-files.js';
 import { RunningJobs } from './running-jobs.js';
 
 /**
+ * Hears every final outcome where it happens (a worker, or a cancel of a waiting job), whether or
+ * not a platform delivers it: the audit log, quota reservations, people's recent jobs. It must not
+ * throw: bookkeeping never stops a delivery.
+ */
+export type OutcomeListener = (jobId: string, data: GenerationJobData, outcome: JobOutcome) => Promise<void>;
+
+/**
  * Outcomes travel from whichever worker finished a job to the bot process that owns the chat
  * connection, on a queue per platform. A queue rather than an event: a bot that is restarting
  * when a video finishes still posts it when it comes back.
@@ -16,6 +23,7 @@ export class Deliveries {
   constructor(
     private readonly connection: Redis,
     private readonly prefix: string,
+    private readonly listener?: OutcomeListener,
   ) {}
 
   private queue(name: string) {
@@ -29,6 +37,7 @@ export class Deliveries {
 
   /** Idempotent per job: a job that finishes twice (stall, retry) is delivered once. */
   async send(jobId: string, data: GenerationJobData, outcome: JobOutcome): Promise<void> {
+    await this.listener?.(jobId, data, outcome);
     if (!data.deliverVia) return;
     const keep = { age: 7 * 24 * 3600, count: 5_000 };
     await this.queue(data.deliverVia).add(

@@ -1,8 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BackendOutput, VideoBackend } from '../backends/backend.js';
@@ -22,20 +18,11 @@ import { GENERATE_QUEUE } from './connection.js';
 import type { Deliveries } from './delivery.js';
 import { FairShare } from './fair-share.js';
 import { retryDelay } from './generation-queue.js';
+import { storeResult, type VideoPreparer } from './result-files.js';
 import { RunningJobs } from './running-jobs.js';
 import { settlesWithin } from './settle-within.js';
+import type { WorkerPolicy } from './worker-policy.js';
 import { WorkerProgressWriter } from './worker-progress-writer.js';
-
-/** What the worker needs to know of a finished file; `media/video.ts` provides the real one. */
-export interface PreparedVideo {
-  bytes: number;
-  durationSeconds?: number;
-  width?: number;
-  height?: number;
-  /** Stills the preparer wrote (a JPEG poster, the last frame as PNG); kept for STORAGE_TTL_DAYS. */
-  stills?: { poster?: string; lastFrame?: string };
-}
-export type VideoPreparer = (inputPath: string, outputPath: string) => Promise<PreparedVideo>;
 
 export interface GenerationWorkerOptions {
   prefix: string;
@@ -82,6 +69,8 @@ export interface GenerationWorkerDeps {
   cancels: CancelBroadcast;
   prepareVideo: VideoPreparer;
   log: Logger;
+  /** A community's rules: rendering caps, paused servers, quotas, prices, result moderation. */
+  policy?: WorkerPolicy;
 }
 
 type AbortReason = { kind: 'cancel'; by?: string } | { kind: 'shutdown' };
@@ -153,7 +142,37 @@ export class GenerationWorker {
     await this.worker.waitUntilReady();
   }
 
+  /**
+   * Asks the policy first: a job it holds back goes to the delayed set with its fair turn (its
+   * priority) intact, before `started` could mark the turn served. The slot is released whatever
+   * happens to a job that ran.
+   */
   private async process(
+    job: Job<GenerationJobData, VideoResult>,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<VideoResult> {
+    const { policy } = this.deps;
+    if (policy) {
+      const admission = await policy.admit(job);
+      if (!admission.run) {
+        if (job.data.held !== admission.held) await job.updateData({ ...job.data, held: admission.held });
+        await job.moveToDelayed(Date.now() + admission.retryInMs, token);
+        await policy.parked(job, admission.held);
+        throw new DelayedError();
+      }
+      if (job.data.held) await job.updateData({ ...job.data, held: undefined });
+    }
+    try {
+      return await this.run(job, token, signal);
+    } finally {
+      await policy
+        ?.release(job)
+        .catch((error) => this.deps.log.warn({ err: error, jobId: job.id }, 'could not free the slot'));
+    }
+  }
+
+  private async run(
     job: Job<GenerationJobData, VideoResult>,
     token: string | undefined,
     signal: AbortSignal | undefined,
@@ -218,6 +237,8 @@ export class GenerationWorker {
         log.info({ taskId: remote.taskId }, 'submitted');
       }
       if (!remote?.taskId) throw new Error('the backend returned no task id');
+      // Also when re-attaching: a worker may have died between the submission and its count.
+      await this.counted(jobId, job.data);
       const ref: RemoteTaskRef = remote;
       // A cancel that arrived while submitting must still stop the task it created.
       const cancelledWhileSubmitting = await this.deps.cancels.requestedBy(jobId);
@@ -230,7 +251,25 @@ export class GenerationWorker {
       }
       if (!output) throw new TransientError('the backend finished without a video');
       await progress.write({ phase: 'encoding', percent: 99, detail: 'preparing the video' }, true);
-      const { prepared, stillKeys } = await this.storeResult(jobId, output, abort);
+      const stored = await storeResult(
+        { ...this.deps, tmpDir: this.opts.tmpDir },
+        { jobId, data: job.data },
+        output,
+        abort,
+      );
+      const cost = this.deps.policy?.cost(job.data);
+      if ('withheld' in stored) {
+        log.info('the result was withheld by moderation; nothing is posted');
+        const { seed } = job.data.request;
+        await this.deps.deliveries.send(jobId, job.data, {
+          kind: 'withheld',
+          notice: stored.withheld,
+          seed,
+          ...(cost ? { cost } : {}),
+        });
+        throw new UnrecoverableError('withheld by moderation');
+      }
+      const { prepared, stillKeys } = stored;
       const result: VideoResult = {
         videoKey: `result-${jobId}`,
         ...stillKeys,
@@ -243,12 +282,17 @@ export class GenerationWorker {
         taskId: ref.taskId,
         renderMs: Date.now() - (ref.submittedAt || started),
         notes,
+        ...(cost ? { cost } : {}),
       };
       await progress.write({ phase: 'delivering', percent: 100 }, true);
       await this.deps.deliveries.send(jobId, job.data, { kind: 'succeeded', result });
       return result;
     } catch (error) {
       progress.stop();
+      // Already reported (a withheld result): nothing to add, nothing to retry.
+      if (error instanceof UnrecoverableError) throw error;
+      // The service may have billed a task whose submission's outcome is unknown: count it.
+      if (error instanceof AmbiguousSubmitError) await this.counted(jobId, job.data);
       const reason = abort.aborted && isAbortReason(abort.reason) ? abort.reason : undefined;
       if (reason?.kind === 'shutdown' && token) {
         // Hand the job back at once; the next worker re-attaches by the stored task id.
@@ -277,36 +321,11 @@ export class GenerationWorker {
     }
   }
 
-  /**
-   * Streams the backend's file to disk, prepares it for chat, and stores it: the video until it is
-   * delivered, its poster and last frame (what reruns and extensions need) for STORAGE_TTL_DAYS.
-   */
-  private async storeResult(jobId: string, output: BackendOutput, signal: AbortSignal) {
-    const dir = await mkdtemp(join(this.opts.tmpDir, 'kinema-'));
-    try {
-      const raw = join(dir, 'raw.mp4');
-      const ready = join(dir, 'ready.mp4');
-      const download = await this.deps.backend.download(output, signal);
-      await pipeline(download.stream, createWriteStream(raw), { signal });
-      const prepared = await this.deps.prepareVideo(raw, ready);
-      const { results } = this.deps;
-      await results.putStream(`result-${jobId}`, createReadStream(ready), 'video/mp4', {
-        lifetime: 'result',
-      });
-      const stillKeys: Pick<VideoResult, 'posterKey' | 'lastFrameKey'> = {};
-      const { poster, lastFrame } = prepared.stills ?? {};
-      if (poster) {
-        stillKeys.posterKey = `poster-${jobId}`;
-        await results.putStream(stillKeys.posterKey, createReadStream(poster), 'image/jpeg');
-      }
-      if (lastFrame) {
-        stillKeys.lastFrameKey = `last-frame-${jobId}`;
-        await results.putStream(stillKeys.lastFrameKey, createReadStream(lastFrame), 'image/png');
-      }
-      return { prepared, stillKeys };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  /** Quotas and spend: bookkeeping that must not fail the job (a missed count only favours the user). */
+  private async counted(jobId: string, data: GenerationJobData): Promise<void> {
+    await this.deps.policy
+      ?.submitted(jobId, data)
+      .catch((error) => this.deps.log.warn({ err: error, jobId }, 'could not count the submitted job'));
   }
 
   /** Transient failures that used up every attempt, and stalls, still reach the chat. */

@@ -2,21 +2,27 @@ import type { Requester } from '../core/job.js';
 import { MODEL_IDS, type ModelId } from '../core/request.js';
 import { modelRefusal, type UnavailableModel } from '../queue/model-availability.js';
 import type { BackendStatus } from '../queue/worker-health.js';
+import type { TextToCheck, TextVerdict } from './moderation/text-moderator.js';
+import type { QuotaVerdict } from './quotas.js';
 import type { Refusal } from './refusals.js';
+import type { ServerSettingValues } from './server-settings.js';
 import type { UserLoad } from './user-jobs.js';
 
 /**
  * The preconditions of every paid request, declared once and evaluated by `evaluate` only. The
  * service runs them on submit and rerun; platforms never run their own. Stages run in order:
  *
- * - `access`: who and where (allowlists, the bot's permissions). Pure: config and the place only,
- *   so a platform may also ask them before it opens a form (GenerationService.refusal).
- * - `capacity`: what the person already has in flight (caps; quotas later). Read under the
- *   person's lock at enqueue, so a burst cannot slip past.
- * - `service`: whether anything can render it (backend health; a paused service later).
+ * - `access`: who and where (allowlists, the server's allowed channels, the bot's permissions).
+ *   Config, the place and the server's settings only, so a platform may also ask them before it
+ *   opens a form (GenerationService.refusal).
+ * - `content`: what is asked for (the prompt against the blocked terms). Cheap, before anything is
+ *   read or stored. (The images are checked by the service once downloaded.)
+ * - `capacity`: what the person already has in flight and has used (caps, quotas). Read under the
+ *   person's lock at enqueue, so a burst cannot slip past; the quota is reserved atomically then.
+ * - `service`: whether anything can render it (a paused server or bot, backend health, the model).
  */
-export type Stage = 'access' | 'capacity' | 'service';
-export const STAGES: readonly Stage[] = ['access', 'capacity', 'service'];
+export type Stage = 'access' | 'content' | 'capacity' | 'service';
+export const STAGES: readonly Stage[] = ['access', 'content', 'capacity', 'service'];
 
 /** Where a request comes from, as every platform can say it. */
 export interface Place {
@@ -29,6 +35,10 @@ export interface Place {
   roleIds?: readonly string[];
   /** Permissions the bot lacks there that it needs to post, by name (Discord's app permissions). */
   botLacks?: readonly string[];
+  /** The server's name, for telling people where their jobs are (Discord guild name). */
+  serverName?: string;
+  /** Discord's age-restricted ("NSFW") channel flag; false on Slack and in DMs. */
+  ageRestricted?: boolean;
 }
 
 /** Where a platform works (its allowlists, from the config); empty lists allow everything. */
@@ -51,9 +61,12 @@ export type Verdict = { ok: true; notice?: string } | { ok: false; refusal: Refu
 export const pass = (notice?: string): Verdict => (notice ? { ok: true, notice } : { ok: true });
 export const refuse = (refusal: Refusal): Verdict => ({ ok: false, refusal });
 
-/** What is asked for, as far as the checks need it; absent when asking before a request exists. */
+/** What is asked for, as far as the checks need it; `model` and `text` are absent before a request exists. */
 export interface Ask {
-  model: ModelId;
+  /** The settings of the server the request comes from (environment, overridden per server). */
+  settings: ServerSettingValues;
+  model?: ModelId;
+  text?: TextToCheck;
 }
 
 export interface Check {
@@ -83,13 +96,27 @@ export function accessRefusal(rules: AccessRules, place: Place): Refusal | undef
 }
 
 export interface CheckSources {
-  /** Jobs the person has rendering and waiting. */
+  /** Jobs the person has rendering and waiting, on every server. */
   load(requester: Requester): Promise<UserLoad>;
-  limits: { maxRunningPerUser: number; maxWaitingPerUser: number };
+  /** The built-in list, the operator's terms and the server's. */
+  moderateText(text: TextToCheck, serverTerms: readonly string[]): TextVerdict;
+  /** Whether one more video fits the person's, the server's and the bot's daily quotas. */
+  quota(requester: Requester, settings: ServerSettingValues): Promise<QuotaVerdict>;
+  /** Whether the requester's server, or the whole bot, is paused. */
+  paused(requester: Requester): Promise<'server' | 'bot' | undefined>;
   backendStatus(): Promise<BackendStatus>;
   /** Models workers found gone (model-availability.ts). */
   unavailableModels(): Promise<ReadonlyMap<ModelId, UnavailableModel>>;
 }
+
+/** The refusal of a quota that has no room (freesAt in epoch seconds). */
+export function quotaRefusal(verdict: QuotaVerdict & { ok: false }): Refusal {
+  const { scope, limit, used, reserved } = verdict;
+  return { reason: 'over-quota', scope, limit, used, reserved, freesAt: Math.ceil(verdict.freesAt / 1000) };
+}
+
+export const RELAX_NOTICE =
+  'You are over the daily quota, so this video is queued in relax mode: it starts when nobody within quota is waiting.';
 
 /** Every rule a request must pass; a new rule is one more entry here. */
 export function standardChecks(sources: CheckSources): Check[] {
@@ -103,16 +130,59 @@ export function standardChecks(sources: CheckSources): Check[] {
       },
     },
     {
-      // BullMQ cannot hold back one user's jobs (groups are Pro), so the caps are checked at
-      // enqueue, on everything the person has in flight.
+      name: "the server's allowed channels",
+      stage: 'access',
+      run: ({ place }, ask) => {
+        const allowed = ask?.settings.allowed_channels ?? [];
+        return allowed.length > 0 && !allowed.includes(place.channelId)
+          ? refuse({ reason: 'channel-not-allowed', allowed })
+          : pass();
+      },
+    },
+    {
+      // Before anything is read, stored or queued; the verdict never carries the term.
+      name: 'prompt moderation',
+      stage: 'content',
+      run: (_origin, ask) => {
+        if (!ask?.text || !ask.settings.moderation_text) return pass();
+        const verdict = sources.moderateText(ask.text, ask.settings.blocked_terms);
+        return verdict.status === 'flagged'
+          ? refuse({ reason: 'prompt-blocked', field: verdict.field, category: verdict.category })
+          : pass();
+      },
+    },
+    {
+      // MAX_ACTIVE_PER_USER rendering at once (enforced where jobs start: the worker policy) and
+      // MAX_QUEUED_PER_USER more waiting behind them, counted across every server of the person.
       name: 'per-person caps',
       stage: 'capacity',
-      run: async ({ requester }) => {
-        const { running, waiting } = await sources.load(requester);
-        const { maxRunningPerUser: maxRunning, maxWaitingPerUser: maxWaiting } = sources.limits;
-        return running + waiting >= maxRunning + maxWaiting
-          ? refuse({ reason: 'over-cap', running, waiting, maxRunning, maxWaiting })
+      run: async ({ requester }, ask) => {
+        if (!ask) return pass();
+        const { rendering, waiting } = await sources.load(requester);
+        const { max_active_per_user: maxRunning, max_queued_per_user: maxWaiting } = ask.settings;
+        return rendering.length + waiting.length >= maxRunning + maxWaiting
+          ? refuse({ reason: 'over-cap', rendering, waiting, maxRunning, maxWaiting })
           : pass();
+      },
+    },
+    {
+      // A look only: the service reserves atomically at enqueue, which settles a race for the last video.
+      name: 'daily quotas',
+      stage: 'capacity',
+      run: async ({ requester }, ask) => {
+        if (!ask) return pass();
+        const verdict = await sources.quota(requester, ask.settings);
+        if (verdict.ok) return pass();
+        if (ask.settings.quota_overflow === 'relax') return pass(RELAX_NOTICE);
+        return refuse(quotaRefusal(verdict));
+      },
+    },
+    {
+      name: 'not paused',
+      stage: 'service',
+      run: async ({ requester }) => {
+        const paused = await sources.paused(requester);
+        return paused ? refuse({ reason: 'paused', scope: paused }) : pass();
       },
     },
     {
@@ -135,7 +205,7 @@ export function standardChecks(sources: CheckSources): Check[] {
       name: 'model available',
       stage: 'service',
       run: async (_origin, ask) => {
-        if (!ask) return pass();
+        if (!ask?.model) return pass();
         const text = modelRefusal(ask.model, await sources.unavailableModels(), MODEL_IDS);
         return text ? refuse({ reason: 'model-unavailable', text }) : pass();
       },

@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { TransientError, UserFacingError } from '../core/errors.js';
-import type { GenerationJobData, ReportTarget, Requester } from '../core/job.js';
+import { UserFacingError } from '../core/errors.js';
+import type { GenerationJobData, JobPlace, QueueBand, ReportTarget } from '../core/job.js';
 import {
   finaliseRequest,
   type GenerationRequest,
@@ -13,16 +11,34 @@ import {
 import type { Logger } from '../log.js';
 import type { CancelRequest, CancelResult } from '../queue/cancel.js';
 import { deliveryQueueName } from '../queue/connection.js';
-import type { GenerationQueue } from '../queue/generation-queue.js';
+import { type GenerationQueue, personOf } from '../queue/generation-queue.js';
 import type { UnavailableModel } from '../queue/model-availability.js';
 import type { JobRecord } from '../queue/records.js';
 import type { BackendStatus } from '../queue/worker-health.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { InputStore } from '../storage/inputs.js';
-import { type Ask, type Check, evaluate, type Origin, STAGES, type Stage, standardChecks } from './checks.js';
+import { AdminDesk } from './admin-desk.js';
+import { AuditTrail, type Verdicts } from './audit-trail.js';
+import {
+  type Ask,
+  type Check,
+  evaluate,
+  type Origin,
+  quotaRefusal,
+  RELAX_NOTICE,
+  STAGES,
+  type Stage,
+  standardChecks,
+} from './checks.js';
+import { Community, type CommunityEnv } from './community.js';
 import { type ImageSource, InputImages } from './input-images.js';
+import { MemberDesk } from './member-desk.js';
+import type { ImageClassifier, TextVerdict } from './moderation/index.js';
+import { underPersonLock } from './person-lock.js';
 import { type FeedOptions, PlatformFeed, type StatusSink } from './platform-feed.js';
 import { type Refusal, RefusedError } from './refusals.js';
+import { ImageScreening } from './screening.js';
+import { type ServerSettingValues, serverOf } from './server-settings.js';
 import { UserJobs } from './user-jobs.js';
 
 /** What the service is given by the entry point that wires it (main.ts, or a test). */
@@ -50,6 +66,13 @@ export interface ServiceSettings {
   maxInputBytes: number;
   /** Rules beyond the standard ones (checks.ts), evaluated with them. */
   extraChecks?: Check[];
+  /**
+   * The environment's community settings (quotas, moderation, prices, owners, audit); each left
+   * out takes its default (moderation on, no quotas, no prices).
+   */
+  community?: CommunityEnv;
+  /** The image classifier; the process's nsfwjs thread unless a test gives another. */
+  classifier?: ImageClassifier;
 }
 
 export interface SubmitInput {
@@ -73,8 +96,10 @@ export interface Submitted {
   jobId: string;
   duplicate: boolean;
   request: GenerationRequest;
-  /** Something the user should know, e.g. that no worker is online yet. */
+  /** Something the user should know, e.g. that no worker is online yet, or that it is relaxed. */
   notice?: string;
+  /** Over quota with QUOTA_OVERFLOW=relax: queued behind everyone within quota. */
+  relaxed?: boolean;
 }
 
 export interface Actor {
@@ -86,41 +111,62 @@ export interface Actor {
 
 export type QueuePosition = { position: number; of: number };
 
-/** Deletes a lock only if it is still ours (it may have expired and been taken by another request). */
-const RELEASE_LOCK =
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-/** Long enough for the checks, an image download (30 s at most) and the enqueue. */
-const USER_LOCK_MS = 60_000;
-
 /**
  * The platforms' only door: everything about a job except parsing, drawing and sending. Submit
- * (checks, store the image, enqueue), rerun, cancel, withdraw, the queue position, the stored
- * result, and the bot-side feed of progress and outcomes. Platforms render what it answers.
+ * (checks, the image downloaded, moderated and stored, the quota reserved, enqueue), rerun, cancel,
+ * withdraw, the queue position, the stored result, the bot-side feed of progress and outcomes, and
+ * the views the commands need (`members`, `admin`). Platforms render what it answers.
  */
 export class GenerationService {
+  readonly community: Community;
+  /** A person's jobs and quota (`/kinema jobs`, `/kinema quota`). */
+  readonly members: MemberDesk;
+  /** A server's queue, pauses, settings, audit and spend, and cancel by id (`/kinema-admin`). */
+  readonly admin: AdminDesk;
   private readonly userJobs: UserJobs;
+  private readonly serverJobs: UserJobs;
   private readonly images: InputImages;
   private readonly checks: Check[];
+  private readonly trail: AuditTrail;
 
   constructor(
     private readonly deps: ServiceDeps,
     private readonly settings: ServiceSettings,
   ) {
+    this.community = new Community(deps.redis, deps.prefix, deps.queue, {
+      env: {
+        ...settings.community,
+        MAX_ACTIVE_PER_USER: settings.limits.maxRunningPerUser,
+        MAX_QUEUED_PER_USER: settings.limits.maxWaitingPerUser,
+      },
+      defaultModel: settings.defaultModel,
+      ...(settings.classifier ? { classifier: settings.classifier } : {}),
+    });
     this.userJobs = new UserJobs(deps.redis, deps.prefix, deps.queue);
+    this.serverJobs = new UserJobs(deps.redis, deps.prefix, deps.queue, 'server-jobs');
     this.images = new InputImages(deps.inputs, settings.maxInputBytes);
+    this.trail = new AuditTrail(this.community.audit, deps.log);
+    const { community } = this;
     this.checks = [
       ...standardChecks({
-        load: (requester) => this.userJobs.load(this.scope(requester)),
-        limits: settings.limits,
+        load: (requester) => this.userJobs.load(personOf(requester)),
+        moderateText: (text, terms) => community.text.check(text, terms),
+        quota: (requester, server) => community.quotas.peek(requester, community.quotaLimits(server)),
+        paused: async (requester) => {
+          const { bot, server } = await community.pause.state(serverOf(requester));
+          return bot ? 'bot' : server ? 'server' : undefined;
+        },
         backendStatus: () => deps.backendStatus(),
         unavailableModels: () => deps.unavailableModels(),
       }),
       ...(settings.extraChecks ?? []),
     ];
+    this.members = new MemberDesk(community, deps.queue, this.userJobs);
+    this.admin = new AdminDesk(community, deps.queue, this.serverJobs, (request) => deps.cancel(request));
   }
 
-  private scope(requester: Requester) {
-    return `${requester.platform}:${requester.scopeId ?? 'global'}:${requester.userId}`;
+  private serverSettings(origin: Origin): Promise<ServerSettingValues> {
+    return this.community.settings.effective(serverOf(origin.requester));
   }
 
   /**
@@ -128,34 +174,15 @@ export class GenerationService {
    * exists (a form about to open, a form being validated). Submit and rerun check everything again.
    */
   async refusal(origin: Origin, upTo: Stage = 'access'): Promise<Refusal | undefined> {
-    return (await evaluate(this.checks, origin, STAGES.slice(0, STAGES.indexOf(upTo) + 1))).refusal;
+    const ask = { settings: await this.serverSettings(origin) };
+    return (await evaluate(this.checks, origin, STAGES.slice(0, STAGES.indexOf(upTo) + 1), ask)).refusal;
   }
 
   /** Throws the refusal of the stages, or returns their notices. */
-  private async admit(origin: Origin, stages: readonly Stage[], ask?: Ask): Promise<string[]> {
+  private async admit(origin: Origin, stages: readonly Stage[], ask: Ask): Promise<string[]> {
     const { refusal, notices } = await evaluate(this.checks, origin, stages, ask);
     if (refusal) throw new RefusedError(refusal);
     return notices;
-  }
-
-  /**
-   * Runs the checks and the enqueue for one person at a time, so concurrent requests (or a burst
-   * of reactions) cannot all pass the caps before any of them is counted.
-   */
-  private async underUserLock<T>(requester: Requester, work: () => Promise<T>): Promise<T> {
-    const { redis } = this.deps;
-    const key = `${this.deps.prefix}:user-lock:${this.scope(requester)}`;
-    const token = randomUUID();
-    const giveUpAt = Date.now() + USER_LOCK_MS;
-    while ((await redis.set(key, token, 'PX', USER_LOCK_MS, 'NX')) !== 'OK') {
-      if (Date.now() > giveUpAt) throw new TransientError('too many requests at once; please try again');
-      await sleep(25);
-    }
-    try {
-      return await work();
-    } finally {
-      await redis.eval(RELEASE_LOCK, 1, key, token).catch(() => undefined);
-    }
   }
 
   private async existing(jobId: string): Promise<Submitted | undefined> {
@@ -163,26 +190,42 @@ export class GenerationService {
     return job ? { jobId, duplicate: true, request: job.data.request } : undefined;
   }
 
-  /** Checks every rule once, copies the images to storage, and enqueues. */
+  /** Checks every rule once, screens and stores the images, reserves the quota, and enqueues. */
   async submit(input: SubmitInput): Promise<Submitted> {
-    await this.admit(input.origin, ['access']);
-    const existing = await this.existing(input.jobId);
-    if (existing) return existing;
-    return this.underUserLock(input.origin.requester, async () => {
-      const model = input.settings.model ?? this.settings.defaultModel;
-      const notices = await this.admit(input.origin, ['capacity', 'service'], { model });
-      const input_image = await this.images.store(input.images.input_image, 'image');
-      const end_frame = input.images.end_frame
-        ? await this.images.store(input.images.end_frame, 'end frame')
-        : undefined;
-      const request = finaliseRequest(input.settings, { input_image, end_frame }, this.settings.defaultModel);
-      return this.enqueue(
-        input.jobId,
-        input.origin,
-        { request, reportTo: input.reportTo, notes: input.notes },
-        notices,
-      );
-    });
+    const { origin } = input;
+    const settings = await this.serverSettings(origin);
+    const text = { prompt: input.settings.prompt, negativePrompt: input.settings.negative_prompt };
+    const ask: Ask = { settings, model: input.settings.model ?? settings.model, text };
+    const asked = { ...text, model: ask.model! };
+    const screening = new ImageScreening(
+      this.community,
+      this.images,
+      settings,
+      origin.place.ageRestricted === true,
+      this.deps.log,
+    );
+    return this.trail.around(
+      input.jobId,
+      origin,
+      asked,
+      async () => {
+        await this.admit(origin, ['access', 'content'], ask);
+        const existing = await this.existing(input.jobId);
+        if (existing) return existing;
+        return underPersonLock(this.deps.redis, this.deps.prefix, personOf(origin.requester), async () => {
+          const notices = await this.admit(origin, ['capacity', 'service'], ask);
+          const input_image = await screening.store(input.images.input_image, 'image');
+          const end_frame = input.images.end_frame
+            ? await screening.store(input.images.end_frame, 'end frame')
+            : undefined;
+          const request = finaliseRequest(input.settings, { input_image, end_frame }, settings.model);
+          const job = { request, reportTo: input.reportTo, notes: input.notes };
+          const verdicts = { text: textVerdictOf(settings), input: screening.verdict };
+          return this.enqueue(input.jobId, origin, job, notices, { settings, verdicts });
+        });
+      },
+      () => screening.verdict,
+    );
   }
 
   private async enqueue(
@@ -190,19 +233,50 @@ export class GenerationService {
     origin: Origin,
     job: { request: GenerationRequest; reportTo: ReportTarget; parentJobId?: string; notes?: string[] },
     notices: string[],
+    context: { settings: ServerSettingValues; verdicts: Verdicts },
   ): Promise<Submitted> {
+    const { requester, place } = origin;
     const data: GenerationJobData = {
       request: job.request,
-      requester: origin.requester,
-      reportTo: job.reportTo,
-      deliverVia: deliveryQueueName(origin.requester.platform),
+      requester,
+      // The worker reads it to decide whether a flagged result may still be posted there.
+      reportTo: { ...job.reportTo, ageRestricted: place.ageRestricted === true },
+      deliverVia: deliveryQueueName(requester.platform),
       ...(job.parentJobId ? { parentJobId: job.parentJobId } : {}),
       createdAt: Date.now(),
       notes: job.notes ?? [],
+      place: jobPlace(origin),
     };
-    const result = await this.deps.queue.enqueue(jobId, data);
-    if (!result.duplicate) await this.userJobs.add(this.scope(origin.requester), jobId);
-    return { jobId, duplicate: result.duplicate, request: data.request, notice: notices[0] };
+    const { quotas } = this.community;
+    const reserved = await quotas.reserve(requester, jobId, this.community.quotaLimits(context.settings));
+    if (!reserved.ok && context.settings.quota_overflow !== 'relax') {
+      throw new RefusedError(quotaRefusal(reserved));
+    }
+    const band: QueueBand = reserved.ok ? 'normal' : 'relax';
+    let result: { duplicate: boolean };
+    try {
+      result = await this.deps.queue.enqueue(jobId, data, { band });
+    } catch (error) {
+      await quotas.release(requester, jobId).catch(() => undefined);
+      throw error;
+    }
+    if (!result.duplicate) {
+      await this.userJobs.add(personOf(requester), jobId);
+      await this.serverJobs.add(serverOf(requester), jobId);
+      const { prompt, negative_prompt: negativePrompt, model, seed } = job.request;
+      await this.trail.queued(jobId, origin, { prompt, negativePrompt, model, seed }, context.verdicts);
+    }
+    const told = [
+      ...notices.filter((notice) => notice !== RELAX_NOTICE),
+      ...(band === 'relax' ? [RELAX_NOTICE] : []),
+    ];
+    return {
+      jobId,
+      duplicate: result.duplicate,
+      request: data.request,
+      ...(told.length > 0 ? { notice: told.join('\n') } : {}),
+      ...(band === 'relax' ? { relaxed: true } : {}),
+    };
   }
 
   async record(jobId: string): Promise<JobRecord | undefined> {
@@ -211,43 +285,53 @@ export class GenerationService {
 
   /**
    * Same image, prompt and settings, a new seed; the parent is linked. `jobId` comes from the
-   * click or reaction, so two deliveries of it start one job.
+   * click or reaction, so two deliveries of it start one job. A rerun is a new paid job: every
+   * rule applies (the prompt too: the server's blocked terms may have changed since).
    */
   async rerun(parentJobId: string, input: RerunInput): Promise<Submitted> {
-    await this.admit(input.origin, ['access']);
+    const { origin } = input;
+    const settings = await this.serverSettings(origin);
     const parent = await this.record(parentJobId);
-    if (!parent) {
-      throw new UserFacingError(
-        'that video is too old to rerun (its settings have expired); start a new /animate',
-      );
-    }
-    const existing = await this.existing(input.jobId);
-    if (existing) return existing;
-    const { redis, prefix } = this.deps;
-    // A double click or a reaction added twice within a few seconds is one rerun.
-    const lock = `${prefix}:rerun-lock:${parentJobId}:${input.origin.requester.userId}`;
-    if ((await redis.set(lock, input.jobId, 'EX', 10, 'NX')) !== 'OK') {
-      const holder = (await redis.get(lock)) ?? input.jobId;
-      return { jobId: holder, duplicate: true, request: parent.request };
-    }
-    try {
-      return await this.underUserLock(input.origin.requester, async () => {
-        const notices = await this.admit(input.origin, ['capacity', 'service'], {
-          model: parent.request.model,
-        });
-        const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
-        return this.enqueue(
-          input.jobId,
-          input.origin,
-          { request, reportTo: input.reportTo, parentJobId },
-          notices,
+    const text = parent
+      ? { prompt: parent.request.prompt, negativePrompt: parent.request.negative_prompt }
+      : undefined;
+    const ask: Ask = { settings, ...(parent ? { model: parent.request.model, text } : {}) };
+    const asked = {
+      prompt: text?.prompt ?? '',
+      negativePrompt: text?.negativePrompt,
+      model: ask.model ?? '',
+    };
+    return this.trail.around(input.jobId, origin, asked, async () => {
+      await this.admit(origin, ['access'], ask);
+      if (!parent) {
+        throw new UserFacingError(
+          'that video is too old to rerun (its settings have expired); start a new /animate',
         );
-      });
-    } catch (error) {
-      // Refused (caps, backend down): the next click must be able to try again.
-      await redis.del(lock);
-      throw error;
-    }
+      }
+      await this.admit(origin, ['content'], ask);
+      const existing = await this.existing(input.jobId);
+      if (existing) return existing;
+      const { redis, prefix } = this.deps;
+      // A double click or a reaction added twice within a few seconds is one rerun.
+      const lock = `${prefix}:rerun-lock:${parentJobId}:${origin.requester.userId}`;
+      if ((await redis.set(lock, input.jobId, 'EX', 10, 'NX')) !== 'OK') {
+        const holder = (await redis.get(lock)) ?? input.jobId;
+        return { jobId: holder, duplicate: true, request: parent.request };
+      }
+      try {
+        return await underPersonLock(redis, prefix, personOf(origin.requester), async () => {
+          const notices = await this.admit(origin, ['capacity', 'service'], ask);
+          const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
+          const job = { request, reportTo: input.reportTo, parentJobId };
+          const verdicts = { text: textVerdictOf(settings) };
+          return this.enqueue(input.jobId, origin, job, notices, { settings, verdicts });
+        });
+      } catch (error) {
+        // Refused (caps, quota, backend down): the next click must be able to try again.
+        await redis.del(lock);
+        throw error;
+      }
+    });
   }
 
   /** Only the requester or a moderator may cancel. */
@@ -280,3 +364,17 @@ export class GenerationService {
     return new PlatformFeed(this.deps, platform, sink, options);
   }
 }
+
+/** Where a request was made, as the job keeps it for lists and refusals. */
+function jobPlace({ requester, place }: Origin): JobPlace {
+  return {
+    channelId: place.channelId,
+    isDirectMessage: place.isDirectMessage,
+    ...(requester.scopeId && !place.isDirectMessage ? { serverId: requester.scopeId } : {}),
+    ...(place.serverName ? { serverName: place.serverName } : {}),
+  };
+}
+
+/** A request that passed the checks passed the prompt check, when it ran. */
+const textVerdictOf = (settings: ServerSettingValues): TextVerdict =>
+  settings.moderation_text ? { status: 'ok' } : { status: 'off' };

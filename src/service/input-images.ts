@@ -1,7 +1,7 @@
 import { UserFacingError } from '../core/errors.js';
 import type { StoredImage } from '../core/request.js';
 import { fetchBounded } from '../media/fetch.js';
-import { validateImage } from '../media/image.js';
+import { type ValidatedImage, validateImage } from '../media/image.js';
 import type { InputStore } from '../storage/inputs.js';
 
 /** An input image as a platform has it: bytes in hand, a URL to fetch, or one learned only later. */
@@ -35,9 +35,17 @@ export class InputImages {
 
   /** `label` names the image in messages: "the end frame is 30.0 MiB; …". */
   async store(source: ImageSource, label = 'image'): Promise<StoredImage> {
-    if ('resolve' in source) return this.store(await source.resolve(), label);
+    return this.save(await this.load(source, label));
+  }
+
+  /** Downloads (if need be) and validates, without storing: moderation looks at it first. */
+  async load(source: ImageSource, label = 'image'): Promise<ValidatedImage> {
+    if ('resolve' in source) return this.load(await source.resolve(), label);
     const bytes = 'bytes' in source ? source.bytes : await this.download(source, label);
-    const image = await validateImage(bytes, { filename: source.filename, maxBytes: this.maxBytes });
+    return validateImage(bytes, { filename: source.filename, maxBytes: this.maxBytes });
+  }
+
+  save(image: ValidatedImage): Promise<StoredImage> {
     return this.inputs.save(image);
   }
 

@@ -105,8 +105,8 @@ describe('refusals', () => {
     await submitTo(service, 'cap-1', 'u-cap');
     const words = await wordsOf(submitTo(service, 'cap-2', 'u-cap'));
     expect(words.discord).toBe(
-      'You already have 0 videos rendering and 1 waiting (at most 1 rendering and 0 waiting per person). ' +
-        'Wait for one to finish, or cancel one with ❌.',
+      'You have 0 videos rendering and 1 waiting (in <#c1>). Each person may have 1 rendering at once ' +
+        'and 0 more waiting behind them. Wait for one to finish, or cancel one with ❌.',
     );
     expect(words.slack).toBe(words.discord);
     expect(await pipeline.queue.queue.getJob('cap-2')).toBeUndefined();

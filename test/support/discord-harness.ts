@@ -9,6 +9,7 @@ import { Pipeline } from '../../src/pipeline.js';
 import { startDiscord } from '../../src/platforms/discord/index.js';
 import type { PlatformHandle } from '../../src/platforms/platform.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
+import type { GenerationService } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
 import { makeMp4, makePng, tempDir } from './media.js';
@@ -35,6 +36,8 @@ export interface DiscordHarness {
   moderatorId: string;
   channelId: string;
   bot?: PlatformHandle;
+  /** The service the running bot uses (its admin and member views). */
+  api?: GenerationService;
   worker?: GenerationWorker;
   startBot(): Promise<PlatformHandle>;
   stopBot(): Promise<void>;
@@ -82,11 +85,19 @@ export async function startDiscordHarness(
     DISCORD_APPLICATION_ID: discord.applicationId,
     DISCORD_GUILD_ID: discord.guild('Studio').id,
     DISCORD_API_URL: discord.apiUrl,
+    // The classifier is tested where it matters (moderation tests turn it on); elsewhere it only slows.
+    MODERATION_IMAGES: 'false',
     ...env,
   });
   await deployCommands(config);
   const log = createLogger(process.env.KINEMA_TEST_LOG ?? 'silent');
-  const pipeline = new Pipeline({ redisUrl: TEST_REDIS_URL, prefix, log, backoffMs: 50 });
+  const pipeline = new Pipeline({
+    redisUrl: TEST_REDIS_URL,
+    prefix,
+    log,
+    backoffMs: 50,
+    community: { env: config, defaultModel: 'wan2.1' },
+  });
   const harness: DiscordHarness = {
     discord,
     service,
@@ -100,10 +111,11 @@ export async function startDiscordHarness(
     channelId: discord.channelId('general'),
     async startBot() {
       const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, config.PUBLIC_URL, 3600);
+      harness.api = serviceFor(pipeline, config);
       harness.bot = await startDiscord(
         {
           config,
-          service: serviceFor(pipeline, config),
+          service: harness.api,
           redis: pipeline.connection,
           log,
           links,

@@ -5,13 +5,14 @@ import { GenerationService, type ServiceSettings } from '../../src/service/gener
 /** The service as main.ts wires it, from a test's pipeline and config. */
 export function serviceFor(
   pipeline: Pipeline,
-  config: Pick<Config, 'MAX_ACTIVE_PER_USER' | 'MAX_QUEUED_PER_USER' | 'MAX_INPUT_BYTES'>,
+  config: Config,
   extra: Partial<ServiceSettings> = {},
 ): GenerationService {
   return new GenerationService(pipeline.serviceDeps(), {
     defaultModel: 'wan2.1',
     limits: { maxRunningPerUser: config.MAX_ACTIVE_PER_USER, maxWaitingPerUser: config.MAX_QUEUED_PER_USER },
     maxInputBytes: config.MAX_INPUT_BYTES,
+    community: config,
     ...extra,
   });
 }

@@ -8,6 +8,7 @@ import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { type SlackHandle, startSlack } from '../../src/platforms/slack/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
+import type { GenerationService } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { TEST_SIGNING_SECRET } from '../fakes/slack/bolt-harness.js';
 import {
@@ -47,6 +48,8 @@ export interface SlackHarness {
   adminId: string;
   target: DeliveryTarget;
   bot?: SlackHandle;
+  /** The service the running bot uses (its admin and member views). */
+  api?: GenerationService;
   worker?: GenerationWorker;
   startBot(): Promise<SlackHandle>;
   stopBot(): Promise<void>;
@@ -92,10 +95,18 @@ export async function startSlackHarness(
     HTTP_PORT: '0',
     MAX_ACTIVE_PER_USER: '20',
     MAX_QUEUED_PER_USER: '50',
+    // The classifier is tested where it matters (moderation tests turn it on); elsewhere it only slows.
+    MODERATION_IMAGES: 'false',
     ...env,
   });
   const log = createLogger('silent');
-  const pipeline = new Pipeline({ redisUrl: TEST_REDIS_URL, prefix, log, backoffMs: 50 });
+  const pipeline = new Pipeline({
+    redisUrl: TEST_REDIS_URL,
+    prefix,
+    log,
+    backoffMs: 50,
+    community: { env: config, defaultModel: 'wan2.1' },
+  });
   const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, undefined, 3600);
   const httpRoutes = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/healthz') {
@@ -118,8 +129,16 @@ export async function startSlackHarness(
     adminId: 'U0ADMINUSER',
     target: { mode: 'socket' },
     async startBot() {
+      harness.api = serviceFor(pipeline, config);
       harness.bot = await startSlack(
-        { config, service: serviceFor(pipeline, config), redis: pipeline.connection, log, links, httpRoutes },
+        {
+          config,
+          service: harness.api,
+          redis: pipeline.connection,
+          log,
+          links,
+          httpRoutes,
+        },
         { statusIntervalMs: 150 },
       );
       harness.target =

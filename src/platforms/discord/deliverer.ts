@@ -71,6 +71,18 @@ export class DiscordDeliverer implements OutcomePoster<Where, string> {
     await channel.send({ ...payload, content: `<@${delivery.requester.userId}>` });
   }
 
+  /** Discord has no private follow-up without a live interaction token: a DM. */
+  async tellRequester(delivery: DeliveryJobData, text: string): Promise<void> {
+    const { userId } = delivery.requester;
+    try {
+      const user = await this.context.client.users.fetch(userId);
+      await user.send({ content: `${text}\n-# Job ${delivery.jobId}`.slice(0, 2000) });
+    } catch (error) {
+      // DMs closed (50007): the status message already says it was not posted.
+      this.context.log.warn({ err: error, jobId: delivery.jobId }, 'could not DM the requester');
+    }
+  }
+
   async postVideo(delivery: DeliveryJobData, { channel }: Where): Promise<string> {
     if (delivery.outcome.kind !== 'succeeded') throw new Error('not a success');
     const { result } = delivery.outcome;
@@ -94,6 +106,7 @@ export class DiscordDeliverer implements OutcomePoster<Where, string> {
         requesterId: delivery.requester.userId,
         durationSeconds: result.durationSeconds,
         notes: result.notes,
+        ...(result.cost ? { cost: result.cost } : {}),
         parentLink: parentRef
           ? messageLink(delivery.reportTo.guildId as string | undefined, channel.id, parentRef)
           : undefined,

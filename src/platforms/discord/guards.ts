@@ -11,6 +11,18 @@ export interface DiscordPlace {
   roleIds: string[];
   /** What the bot may do in the channel (interaction.appPermissions). */
   appPermissions?: Readonly<PermissionsBitField> | null;
+  /** The channel is marked age-restricted (`nsfw`). */
+  ageRestricted?: boolean;
+  guildName?: string;
+}
+
+/** What the channel object tells about the place: its age restriction and its server's name. */
+export function channelFacts(channel: unknown): { ageRestricted: boolean; guildName?: string } {
+  const { nsfw, guild } = (channel ?? {}) as { nsfw?: unknown; guild?: { name?: unknown } | null };
+  return {
+    ageRestricted: nsfw === true,
+    ...(typeof guild?.name === 'string' ? { guildName: guild.name } : {}),
+  };
 }
 
 /** Where the bot works, from DISCORD_ALLOWED_* and DISCORD_ALLOW_DMS. */
@@ -38,6 +50,8 @@ export function placeOf(place: DiscordPlace): Place {
     serverId: place.guildId,
     isDirectMessage: !place.guildId,
     roleIds: place.roleIds,
+    ageRestricted: place.ageRestricted === true,
+    ...(place.guildName ? { serverName: place.guildName } : {}),
     botLacks:
       place.guildId && permissions
         ? NEEDED.filter(([, flag]) => !permissions.has(flag)).map(([name]) => name)

@@ -6,7 +6,7 @@ import type { Submitted } from '../../service/generation-service.js';
 import type { ImageSource } from '../../service/input-images.js';
 import { submitAndPost } from '../shared/submission.js';
 import type { DiscordContext } from './context.js';
-import { placeOf, roleIdsOf } from './guards.js';
+import { channelFacts, placeOf, roleIdsOf } from './guards.js';
 import { explain, fixList, refusalText } from './refusals.js';
 import { messageLink, statusPayload } from './render.js';
 
@@ -20,6 +20,9 @@ export interface AttachmentLike {
 export interface SendableChannel {
   id: string;
   send(options: MessageCreateOptions): Promise<{ id: string }>;
+  /** discord.js's channel has these; read for moderation (age-restricted) and for naming the server. */
+  nsfw?: boolean;
+  guild?: { name: string } | null;
 }
 
 export interface AnimateInput {
@@ -77,6 +80,8 @@ export function originOf(
     channelId: string;
     roleIds: string[];
     appPermissions?: Readonly<PermissionsBitField> | null;
+    /** The channel object, for its age restriction and its server's name. */
+    channel?: unknown;
   },
 ): Origin {
   return {
@@ -86,7 +91,7 @@ export function originOf(
       displayName: input.user.displayName,
       scopeId: input.guildId ?? 'dm',
     },
-    place: placeOf(input),
+    place: placeOf({ ...input, ...channelFacts(input.channel) }),
     access: context.access,
   };
 }
@@ -173,6 +178,7 @@ export async function animate(context: DiscordContext, input: AnimateInput): Pro
     channelId: input.channel.id,
     roleIds: roleIdsOf(input.member as never),
     appPermissions: input.appPermissions,
+    channel: input.channel,
   });
   const refused = await context.service.refusal(origin);
   if (refused) return { ok: false, text: refusalText(refused) };

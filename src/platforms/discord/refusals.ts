@@ -1,6 +1,16 @@
-import { refusalText as neutral, type Refusal } from '../../service/refusals.js';
+import { refusalText as neutral, type Refusal, type RefusalWords } from '../../service/refusals.js';
 import { explain as explainFor, fixList as fixListOf } from '../shared/answers.js';
 import type { DiscordContext } from './context.js';
+
+/** Places as channel links (Discord shows them as #name to members), times as live timestamps. */
+const DISCORD_WORDS: RefusalWords = {
+  place: (place) =>
+    place.isDirectMessage
+      ? 'in DMs'
+      : `in <#${place.channelId}>${place.serverName ? ` on ${place.serverName}` : ''}`,
+  time: (unix) => `<t:${unix}:R>`,
+  server: 'server',
+};
 
 /** Every refusal, in Discord's words: the one place they are written (Sapphire's "command denied"). */
 export function refusalText(refusal: Refusal): string {
@@ -8,7 +18,7 @@ export function refusalText(refusal: Refusal): string {
     case 'channel-not-allowed':
       return `Kinema is not enabled in this channel; try ${refusal.allowed.map((id) => `<#${id}>`).join(', ')}.`;
     default:
-      return neutral(refusal);
+      return neutral(refusal, DISCORD_WORDS);
   }
 }
 

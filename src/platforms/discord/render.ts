@@ -5,6 +5,7 @@ import {
   ButtonStyle,
   type MessageActionRowComponentBuilder,
 } from 'discord.js';
+import type { Cost } from '../../core/job.js';
 import type { GenerationRequest } from '../../core/request.js';
 import type { JobSnapshot, StatusView } from '../../core/status-text.js';
 import { renderStatus, resultCaption, truncate } from '../../core/status-text.js';
@@ -25,7 +26,7 @@ const COLOURS = { active: 0x5865f2, done: 0x57f287, failed: 0xed4245, cancelled:
 function colour(snapshot: JobSnapshot): number {
   if (snapshot.state === 'succeeded') return COLOURS.done;
   if (snapshot.state === 'failed') return COLOURS.failed;
-  if (snapshot.state === 'cancelled') return COLOURS.cancelled;
+  if (snapshot.state === 'cancelled' || snapshot.state === 'withheld') return COLOURS.cancelled;
   return COLOURS.active;
 }
 
@@ -73,9 +74,13 @@ export function resultButtons(jobId: string) {
 
 export function resultContent(
   request: GenerationRequest,
-  info: { requesterId: string; durationSeconds?: number; parentLink?: string; notes: string[] },
+  info: { requesterId: string; durationSeconds?: number; parentLink?: string; notes: string[]; cost?: Cost },
 ): string {
-  const [prompt, details] = resultCaption(request, { durationSeconds: info.durationSeconds }, 600);
+  const [prompt, details] = resultCaption(
+    request,
+    { durationSeconds: info.durationSeconds, cost: info.cost },
+    600,
+  );
   const lines = [prompt ?? '', `${details ?? ''} · for <@${info.requesterId}>`];
   if (info.parentLink) lines.push(`Rerun of ${info.parentLink}`);
   for (const note of info.notes) lines.push(`-# ${truncate(note, 200)}`);

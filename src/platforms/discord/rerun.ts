@@ -19,7 +19,7 @@ export interface RerunInput {
 
 /** Reruns a job with a new seed (same image, prompt and settings) and posts its status message. */
 export function rerun(context: DiscordContext, input: RerunInput): Promise<AnimateAnswer> {
-  const origin = originOf(context, { ...input, channelId: input.channel.id });
+  const origin = originOf(context, { ...input, channelId: input.channel.id, channel: input.channel });
   return submitAndAnswer(
     context,
     (reportTo) => context.service.rerun(input.parentJobId, { jobId: input.jobId, origin, reportTo }),

@@ -19,11 +19,14 @@ export interface OutcomePoster<Where, Posted> {
   ): Promise<boolean>;
   /** Says why there is no video in a new message, when the status message could not say it. */
   postOutcome(delivery: DeliveryJobData, snapshot: JobSnapshot, where: Where): Promise<void>;
+  /** Tells the requester alone (a withheld result: why it was not posted). */
+  tellRequester(delivery: DeliveryJobData, text: string, where: Where): Promise<void>;
 }
 
 /**
- * One outcome, the same way on every platform: the video (once), then the final status; or, for a
- * failed or cancelled job, the final status (or a new message when that cannot be edited). A throw
+ * One outcome, the same way on every platform: the video (once), then the final status; for a
+ * failed or cancelled job, the final status (or a new message when that cannot be edited); for a
+ * withheld one, the final status and a private word to the requester, never a new public post. A throw
  * leaves the delivery to be retried by its queue; tracking ends only once it is done.
  */
 export async function deliverOutcome<Where, Posted>(
@@ -39,7 +42,11 @@ export async function deliverOutcome<Where, Posted>(
     return;
   }
   const snapshot = outcomeSnapshot(delivery);
-  if (outcome.kind === 'succeeded') {
+  if (outcome.kind === 'withheld') {
+    // Nothing public but the status saying it will not be posted; the reason goes to the requester.
+    await poster.finishStatus(delivery, snapshot, where);
+    await poster.tellRequester(delivery, outcome.notice, where);
+  } else if (outcome.kind === 'succeeded') {
     const posted = (await poster.delivered(jobId)) ?? (await poster.postVideo(delivery, where));
     // The video is out: a status edit that fails now must not post it again.
     await poster

@@ -2,6 +2,7 @@ import type { DeliveryJobData } from '../../core/job.js';
 import type { JobSnapshot } from '../../core/status-text.js';
 import type { OutcomePoster } from '../shared/delivery.js';
 import type { SlackContext } from './context.js';
+import { tell } from './intake.js';
 import { escapeMrkdwn, rerunButton, resultMessage, statusMessage } from './render.js';
 import { type SlackStatusSink, slackErrorCode } from './status-sink.js';
 import { type SlackDelivered, type SlackStatusRef, slackMessageId } from './store.js';
@@ -55,6 +56,12 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
     });
   }
 
+  /** Only the requester sees it: an ephemeral message where they asked (a DM when that fails). */
+  async tellRequester(delivery: DeliveryJobData, text: string, { channel, threadTs }: Where): Promise<void> {
+    const target = { userId: delivery.requester.userId, channel, ...(threadTs ? { threadTs } : {}) };
+    await tell(this.context, target, `${escapeMrkdwn(text)} (job \`${delivery.jobId}\`)`);
+  }
+
   async postVideo(delivery: DeliveryJobData, { channel, threadTs }: Where): Promise<SlackDelivered> {
     if (delivery.outcome.kind !== 'succeeded') throw new Error('not a success');
     const { result } = delivery.outcome;
@@ -66,6 +73,7 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
       durationSeconds: result.durationSeconds,
       parentJobId: delivery.parentJobId,
       notes: result.notes,
+      ...(result.cost ? { cost: result.cost } : {}),
     });
     const client = this.context.clients.delivery;
     let delivered: SlackDelivered | undefined;

@@ -57,7 +57,8 @@ export function originOf(
       displayName: displayName || userId,
       scopeId: context.identity.teamId,
     },
-    place: { channelId: channel, isDirectMessage: channel.startsWith('D') },
+    // Slack has no age-restricted channels (MODERATION_ALLOW_IN_NSFW_CHANNELS is Discord's only).
+    place: { channelId: channel, isDirectMessage: channel.startsWith('D'), ageRestricted: false },
     access: context.access,
   };
 }

@@ -1,6 +1,14 @@
-import { refusalText as neutral, type Refusal } from '../../service/refusals.js';
+import { refusalText as neutral, type Refusal, type RefusalWords } from '../../service/refusals.js';
 import { explain as explainFor, fixList as fixListOf } from '../shared/answers.js';
 import type { SlackContext } from './context.js';
+import { slackDate } from './render.js';
+
+/** Places as channel links, times in the reader's own time zone. */
+const SLACK_WORDS: RefusalWords = {
+  place: (place) => (place.isDirectMessage ? 'in your DM with Kinema' : `in <#${place.channelId}>`),
+  time: (unix) => slackDate(unix, '{date_short_pretty} {time}'),
+  server: 'workspace',
+};
 
 /** Every refusal, in Slack's words: the one place they are written (Sapphire's "command denied"). */
 export function refusalText(refusal: Refusal): string {
@@ -8,7 +16,7 @@ export function refusalText(refusal: Refusal): string {
     case 'not-owner':
       return 'Only the person who asked for this video (or a workspace admin) can cancel it.';
     default:
-      return neutral(refusal);
+      return neutral(refusal, SLACK_WORDS);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import type { Cost } from '../../core/job.js';
 import type { GenerationRequest } from '../../core/request.js';
 import {
   type JobSnapshot,
@@ -87,9 +88,13 @@ export function statusMessage(
 export function resultMessage(
   jobId: string,
   request: GenerationRequest,
-  info: { requesterId: string; durationSeconds?: number; parentJobId?: string; notes: string[] },
+  info: { requesterId: string; durationSeconds?: number; parentJobId?: string; notes: string[]; cost?: Cost },
 ): { text: string; blocks: Block[] } {
-  const [prompt, details] = resultCaption(request, { durationSeconds: info.durationSeconds }, 600);
+  const [prompt, details] = resultCaption(
+    request,
+    { durationSeconds: info.durationSeconds, cost: info.cost },
+    600,
+  );
   const lines = [escapeMrkdwn(prompt ?? ''), `${escapeMrkdwn(details ?? '')} · for <@${info.requesterId}>`];
   if (info.parentJobId) lines.push(`Rerun of \`${info.parentJobId}\``);
   const context = [

@@ -118,7 +118,8 @@ describe('Discord controls: cancel, caps, rerun after a restart', () => {
     expect(second.text).toMatch(/Queued/);
     const before = await h.pipeline.queue.queue.getJobCounts('waiting', 'active');
     const third = await animate(h.otherUserId, 'three');
-    expect(third.text).toMatch(/you already have 1 video rendering and 1 waiting/i);
+    const here = `in <#${h.channelId}> on Studio`;
+    expect(third.text).toContain(`You have 1 video rendering (${here}) and 1 waiting (${here}).`);
     expect(await h.pipeline.queue.queue.getJobCounts('waiting', 'active')).toEqual(before);
     await h.pipeline.cancel({ jobId: second.jobId });
     await h.pipeline.cancel({ jobId: first.jobId });
