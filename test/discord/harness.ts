@@ -6,15 +6,24 @@ import { type Config, parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { startDiscord } from '../../src/platforms/discord/index.js';
-import type { PlatformHandle } from '../../src/platforms/index.js';
+import {
+  type DiscordHandle,
+  type DiscordStartOptions,
+  startDiscord,
+} from '../../src/platforms/discord/index.js';
+import { bucketOf } from '../../src/platforms/discord/sender.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import { PublicLinks } from '../../src/service/public-links.js';
-import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
+import { type FakeDiscord, type Json, Perm, startFakeDiscord } from '../fakes/discord/index.js';
 import { makeMp4, makePng, tempDir } from '../support/media.js';
+import { waitFor } from '../support/processes.js';
 import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
 import { ScriptedBackend } from '../support/scripted-backend.js';
-import { type ScriptedService, startScriptedService } from '../support/scripted-service.js';
+import {
+  type ScriptedService,
+  type ScriptedServiceOptions,
+  startScriptedService,
+} from '../support/scripted-service.js';
 import { serviceFor } from '../support/service.js';
 
 export const MODERATORS_ROLE = '330000000000000001';
@@ -34,17 +43,38 @@ export interface DiscordHarness {
   otherUserId: string;
   moderatorId: string;
   channelId: string;
-  bot?: PlatformHandle;
+  bot?: DiscordHandle;
   worker?: GenerationWorker;
-  startBot(): Promise<PlatformHandle>;
+  startBot(): Promise<DiscordHandle>;
+  /**
+   * What the person who used a command or clicked a button was first shown in answer: an immediate
+   * reply, the first edit of the deferred reply (the status it became: its text, else its title),
+   * or the private follow-up that replaced a withdrawn public reply.
+   */
+  answer(interactionId: string): Promise<string>;
+  /** Until the bot's budget for the channel is all free (nothing sent in the last window). */
+  channelIdle(channelId?: string): Promise<void>;
   stopBot(): Promise<void>;
   startWorker(concurrency?: number): Promise<GenerationWorker>;
   close(redis: Redis): Promise<void>;
 }
 
+export interface HarnessOptions {
+  /** The scripted render service (default: 6 steps of 60 ms). */
+  service?: Omit<ScriptedServiceOptions, 'video'>;
+  bot?: DiscordStartOptions;
+}
+
+/** The text a message body shows: its content, else its first embed's title. */
+function shownText(json: Json | null | undefined): string | undefined {
+  const body = (json ?? {}) as { content?: string; embeds?: { title?: string }[] };
+  return body.content || body.embeds?.[0]?.title || undefined;
+}
+
 export async function startDiscordHarness(
   env: Record<string, string> = {},
   fakeOptions: Parameters<typeof startFakeDiscord>[0] = {},
+  options: HarnessOptions = {},
 ): Promise<DiscordHarness> {
   const prefix = uniquePrefix('discord');
   const media = await tempDir('discord');
@@ -73,7 +103,7 @@ export async function startDiscordHarness(
     ],
     ...fakeOptions,
   });
-  const service = await startScriptedService({ video, steps: 6, stepMs: 60 });
+  const service = await startScriptedService({ video, steps: 6, stepMs: 60, ...options.service });
   const config = parseConfig({
     KINEMA_ROLE: 'bot',
     REDIS_URL: TEST_REDIS_URL,
@@ -109,9 +139,25 @@ export async function startDiscordHarness(
           links,
           httpRoutes: (req, res) => links.handle(req, res),
         },
-        { statusIntervalMs: 150 },
+        { statusIntervalMs: 150, ...options.bot },
       );
       return harness.bot;
+    },
+    answer(interactionId) {
+      return waitFor(() => {
+        const interaction = discord.interaction(interactionId);
+        if (!interaction) return undefined;
+        const immediate = discord.callbacks(interactionId).find((c) => c.type === 4 && c.status < 300);
+        if (immediate) return shownText(immediate.data);
+        const route = `/webhooks/${discord.applicationId}/${interaction.token}`;
+        const first = discord.requests.find(
+          (r) => r.path.startsWith(route) && (r.method === 'PATCH' || r.method === 'POST') && r.status < 300,
+        );
+        return first ? shownText(first.json) : undefined;
+      }, `the answer to ${interactionId}`);
+    },
+    async channelIdle(channelId = harness.channelId) {
+      await waitFor(() => harness.bot?.scheduler.idle(bucketOf(channelId)), 'an idle channel budget');
     },
     async stopBot() {
       await harness.bot?.stop();
