@@ -87,11 +87,17 @@ export class BotStatusTracker {
     for (const jobId of await this.tracked()) this.schedule(jobId);
   }
 
-  /** `posted` is what a freshly posted status message already shows, so it is not drawn again. */
+  /**
+   * `posted` is what a freshly posted status message already shows: it counts as the job's last
+   * render, so the next one waits the interval (a job shorter than that costs no progress edit).
+   */
   async track(jobId: string, posted?: StatusView): Promise<void> {
-    if (posted) this.shown.set(jobId, statusFingerprint(posted));
+    if (posted) {
+      this.shown.set(jobId, statusFingerprint(posted));
+      this.lastRender.set(jobId, Date.now());
+    }
     await this.connection.sadd(this.key, jobId);
-    this.schedule(jobId, true);
+    this.schedule(jobId, !posted);
   }
 
   async untrack(jobId: string): Promise<void> {

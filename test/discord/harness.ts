@@ -14,7 +14,13 @@ import {
 import { bucketOf } from '../../src/platforms/discord/sender.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import { PublicLinks } from '../../src/service/public-links.js';
-import { type FakeDiscord, type Json, Perm, startFakeDiscord } from '../fakes/discord/index.js';
+import {
+  type FakeDiscord,
+  type InvokedInteraction,
+  type Json,
+  Perm,
+  startFakeDiscord,
+} from '../fakes/discord/index.js';
 import { makeMp4, makePng, tempDir } from '../support/media.js';
 import { waitFor } from '../support/processes.js';
 import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from '../support/redis.js';
@@ -54,6 +60,11 @@ export interface DiscordHarness {
   answer(interactionId: string): Promise<string>;
   /** Until the bot's budget for the channel is all free (nothing sent in the last window). */
   channelIdle(channelId?: string): Promise<void>;
+  /**
+   * `/animate` from several users in one channel, all at once (one gateway burst), for tests and
+   * the benchmarks. Returns the interactions; job ids are `dc-<interaction id>`.
+   */
+  burst(count: number, options?: { users?: string[]; channelId?: string }): InvokedInteraction[];
   stopBot(): Promise<void>;
   startWorker(concurrency?: number): Promise<GenerationWorker>;
   close(redis: Redis): Promise<void>;
@@ -155,6 +166,19 @@ export async function startDiscordHarness(
         );
         return first ? shownText(first.json) : undefined;
       }, `the answer to ${interactionId}`);
+    },
+    burst(count, { users = Object.values(USERS), channelId = harness.channelId } = {}) {
+      return Array.from({ length: count }, (_, index) =>
+        discord.invokeSlashCommand({
+          userId: users[index % users.length]!,
+          channelId,
+          name: 'animate',
+          options: {
+            image: { bytes: png, filename: `burst-${index}.png`, contentType: 'image/png' },
+            prompt: `burst ${index}`,
+          } as never,
+        }),
+      );
     },
     async channelIdle(channelId = harness.channelId) {
       await waitFor(() => harness.bot?.scheduler.idle(bucketOf(channelId)), 'an idle channel budget');

@@ -96,8 +96,18 @@ interface Bucket {
   timer?: NodeJS.Timeout;
 }
 
+/** What happened to one operation, for whoever watches (tests, benchmarks). */
+export interface SendEvent {
+  type: 'queued' | 'started';
+  bucket: string;
+  key?: string;
+  priority: SendPriority;
+  at: number;
+}
+
 export class SendScheduler {
   readonly stats: SendStats = { sent: 0, coalesced: 0, skipped: 0, rateLimited: 0 };
+  private readonly watchers = new Set<(event: SendEvent) => void>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly runningKeys = new Set<string>();
   private seq = 0;
@@ -131,13 +141,16 @@ export class SendScheduler {
       this.stats.coalesced += 1;
       Object.assign(waiting, { run: request.run, resolve, reject, rank: Math.min(waiting.rank, rank) });
       this.sort(bucket);
+      this.emit('queued', request.bucket, waiting);
     } else if (request.priority === 'position' && this.saturated(bucket)) {
       this.stats.skipped += 1;
       resolve({ sent: false, reason: 'skipped' });
       return { accepted: false, outcome: outcome as Promise<SendOutcome<T>> };
     } else {
-      bucket.waiting.push({ seq: this.seq++, key: request.key, rank, run: request.run, resolve, reject });
+      const task = { seq: this.seq++, key: request.key, rank, run: request.run, resolve, reject };
+      bucket.waiting.push(task);
       this.sort(bucket);
+      this.emit('queued', request.bucket, task);
     }
     this.pump(request.bucket, bucket);
     return ticket;
@@ -191,6 +204,19 @@ export class SendScheduler {
   waiting(bucketName?: string): number {
     if (bucketName !== undefined) return this.buckets.get(bucketName)?.waiting.length ?? 0;
     return [...this.buckets.values()].reduce((sum, bucket) => sum + bucket.waiting.length, 0);
+  }
+
+  /** Calls `watcher` as operations are queued and started; returns how to stop. */
+  watch(watcher: (event: SendEvent) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private emit(type: SendEvent['type'], bucket: string, task: Task) {
+    if (this.watchers.size === 0) return;
+    const priority = (Object.keys(RANK) as SendPriority[]).find((name) => RANK[name] === task.rank)!;
+    const event = { type, bucket, key: task.key, priority, at: Date.now() };
+    for (const watcher of this.watchers) watcher(event);
   }
 
   /** Waiting operations end as `closed`; running ones finish. */
@@ -272,6 +298,7 @@ export class SendScheduler {
   }
 
   private start(name: string, bucket: Bucket, task: Task) {
+    this.emit('started', name, task);
     bucket.inFlight += 1;
     if (task.key) this.runningKeys.add(task.key);
     const done = (counted: boolean) => {
