@@ -6,7 +6,7 @@ import { type Config, parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { type SlackHandle, startSlack } from '../../src/platforms/slack/index.js';
+import { type SlackHandle, type SlackStartOptions, startSlack } from '../../src/platforms/slack/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { TEST_SIGNING_SECRET } from '../fakes/slack/bolt-harness.js';
@@ -69,6 +69,7 @@ const blocksOf = (message: FakeMessage | undefined) =>
 export async function startSlackHarness(
   mode: SlackMode,
   env: Record<string, string> = {},
+  options: { bot?: SlackStartOptions } = {},
 ): Promise<SlackHarness> {
   const prefix = uniquePrefix(`slack-${mode}`);
   const media = await tempDir(`slack-${mode}`);
@@ -94,7 +95,7 @@ export async function startSlackHarness(
     MAX_QUEUED_PER_USER: '50',
     ...env,
   });
-  const log = createLogger('silent');
+  const log = createLogger(process.env.KINEMA_TEST_LOG ?? 'silent');
   const pipeline = new Pipeline({ redisUrl: TEST_REDIS_URL, prefix, log, backoffMs: 50 });
   const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, undefined, 3600);
   const httpRoutes = async (req: IncomingMessage, res: ServerResponse) => {
@@ -120,7 +121,7 @@ export async function startSlackHarness(
     async startBot() {
       harness.bot = await startSlack(
         { config, service: serviceFor(pipeline, config), redis: pipeline.connection, log, links, httpRoutes },
-        { statusIntervalMs: 150 },
+        { statusIntervalMs: 150, ...options.bot },
       );
       harness.target =
         mode === 'socket'

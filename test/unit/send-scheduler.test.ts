@@ -41,9 +41,9 @@ describe('the send scheduler', () => {
     await vi.advanceTimersByTimeAsync(20_000);
     expect((await Promise.all(tickets.map((t) => t.outcome))).every((o) => o.sent)).toBe(true);
     for (const { at } of log) {
-      expect(log.filter((other) => other.at >= at && other.at < at + budget.windowMs).length).toBeLessThanOrEqual(
-        budget.count,
-      );
+      expect(
+        log.filter((other) => other.at >= at && other.at < at + budget.windowMs).length,
+      ).toBeLessThanOrEqual(budget.count);
     }
     expect(log).toHaveLength(12);
   });
@@ -77,7 +77,8 @@ describe('the send scheduler', () => {
       bucket: 'channel:1',
       priority: 'progress',
       key: 'status:job',
-      run: () => new Promise<void>((resolve) => (release = resolve)).then(() => log.push({ what: 'progress', at: 0 })),
+      run: () =>
+        new Promise<void>((resolve) => (release = resolve)).then(() => log.push({ what: 'progress', at: 0 })),
     });
     await vi.advanceTimersByTimeAsync(0);
     const final = op('done', 'urgent', 'status:job');

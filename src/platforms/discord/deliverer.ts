@@ -59,6 +59,8 @@ export class DiscordDeliverer implements OutcomePoster<Where, string> {
       this.context.log.warn({ jobId, channelId }, 'cannot reach the channel to deliver; giving up');
       return undefined;
     }
+    // A fast job's outcome may come while its status post waits for the channel: status first.
+    await this.context.sender.statusPosted(channelId, jobId);
     const ref = await this.context.messages.status(jobId);
     const finished = ref ? { ...ref, finished: true } : undefined;
     if (finished) await this.context.messages.setStatus(jobId, finished);

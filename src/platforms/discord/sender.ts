@@ -66,6 +66,11 @@ export class DiscordSender {
     return this.scheduler.runNow(bucketOf(channelId), run);
   }
 
+  /** Once a job's status post (key `post:<job>`) is no longer waiting or on its way. */
+  statusPosted(channelId: string, jobId: string): Promise<void> {
+    return this.scheduler.settledKey(bucketOf(channelId), `post:${jobId}`);
+  }
+
   /** Interaction routes name a token, not a channel: remember which channel each token answers in. */
   remember(interaction: { token: string; channelId: string | null; createdTimestamp: number }) {
     const now = Date.now();

@@ -60,9 +60,10 @@ export interface SendTicket<T> {
 export class RateLimitedError extends Error {
   constructor(
     readonly retryAfterMs: number,
-    options?: { cause?: unknown },
+    /** The class the pause starts from (default the refused operation's own): less important ones wait too. */
+    readonly pauseFrom?: SendPriority,
   ) {
-    super(`rate limited for ${retryAfterMs} ms`, options);
+    super(`rate limited for ${retryAfterMs} ms`);
   }
 }
 
@@ -108,6 +109,7 @@ export interface SendEvent {
 export class SendScheduler {
   readonly stats: SendStats = { sent: 0, coalesced: 0, skipped: 0, rateLimited: 0 };
   private readonly watchers = new Set<(event: SendEvent) => void>();
+  private readonly keyWaiters = new Map<string, (() => void)[]>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly runningKeys = new Set<string>();
   private seq = 0;
@@ -206,6 +208,28 @@ export class SendScheduler {
     return [...this.buckets.values()].reduce((sum, bucket) => sum + bucket.waiting.length, 0);
   }
 
+  /** Resolves once no operation with this key waits or runs in the bucket (e.g. a status post). */
+  settledKey(bucketName: string, key: string): Promise<void> {
+    if (!this.keyBusy(bucketName, key)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const id = `${bucketName}\n${key}`;
+      this.keyWaiters.set(id, [...(this.keyWaiters.get(id) ?? []), resolve]);
+    });
+  }
+
+  private keyBusy(bucketName: string, key: string): boolean {
+    const bucket = this.buckets.get(bucketName);
+    return this.runningKeys.has(key) || Boolean(bucket?.waiting.some((task) => task.key === key));
+  }
+
+  private wakeKey(bucketName: string, key: string | undefined) {
+    const id = `${bucketName}\n${key}`;
+    const waiters = key ? this.keyWaiters.get(id) : undefined;
+    if (!waiters || (!this.closed && this.keyBusy(bucketName, key!))) return;
+    this.keyWaiters.delete(id);
+    for (const resolve of waiters) resolve();
+  }
+
   /** Calls `watcher` as operations are queued and started; returns how to stop. */
   watch(watcher: (event: SendEvent) => void): () => void {
     this.watchers.add(watcher);
@@ -226,6 +250,8 @@ export class SendScheduler {
       clearTimeout(bucket.timer);
       for (const task of bucket.waiting.splice(0)) task.resolve({ sent: false, reason: 'closed' });
     }
+    for (const waiters of this.keyWaiters.values()) for (const resolve of waiters) resolve();
+    this.keyWaiters.clear();
   }
 
   private bucket(name: string): Bucket {
@@ -306,6 +332,7 @@ export class SendScheduler {
       if (counted) bucket.finishedAt.push(Date.now());
       if (task.key) this.runningKeys.delete(task.key);
       this.pump(name, bucket);
+      this.wakeKey(name, task.key);
     };
     Promise.resolve()
       .then(task.run)
@@ -319,7 +346,8 @@ export class SendScheduler {
           if (error instanceof RateLimitedError && !this.closed) {
             this.requeue(bucket, task);
             this.stats.rateLimited += 1;
-            bucket.pauses.push({ fromRank: task.rank, until: Date.now() + error.retryAfterMs });
+            const fromRank = error.pauseFrom ? RANK[error.pauseFrom] : task.rank;
+            bucket.pauses.push({ fromRank, until: Date.now() + error.retryAfterMs });
             done(false);
             return;
           }
