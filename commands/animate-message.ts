@@ -11,8 +11,8 @@ import {
   TextInputStyle,
 } from 'discord.js';
 import { fieldInfo } from '../src/core/request.js';
-import { botUploadLimit, type DiscordContext } from '../src/platforms/discord/context.js';
-import { animate, checkAnimate, userOf } from '../src/platforms/discord/intake.js';
+import type { DiscordContext } from '../src/platforms/discord/context.js';
+import { animate, checkAnimate, replyPlace, userOf } from '../src/platforms/discord/intake.js';
 import { CUSTOM_ID } from '../src/platforms/discord/render.js';
 import { answerPrivately, deferPublicly, withdrawPublicReply } from '../src/platforms/discord/replies.js';
 
@@ -114,14 +114,7 @@ export async function submitModal(
         text: 'That took too long and I lost the image; pick "Animate this image" again.',
       };
   const answer = checked.ok
-    ? await animate(context, checked.request, {
-        jobId: `dc-${interaction.id}`,
-        guildId: interaction.guildId,
-        channelId: input.channelId,
-        uploadLimit: botUploadLimit(interaction),
-        requesterName: user.displayName,
-        home: { kind: 'reply', interaction, messageId },
-      })
+    ? await animate(context, checked.request, replyPlace(interaction, messageId, user.displayName))
     : checked;
   if (!answer.ok || answer.duplicate) await withdrawPublicReply(context, interaction, answer.text);
 }

@@ -6,8 +6,8 @@ import {
   SlashCommandBuilder,
 } from 'discord.js';
 import { FIELD_INFO, type FieldInfo } from '../src/core/request.js';
-import { botUploadLimit, type DiscordContext } from '../src/platforms/discord/context.js';
-import { animate, checkAnimate, userOf } from '../src/platforms/discord/intake.js';
+import type { DiscordContext } from '../src/platforms/discord/context.js';
+import { animate, checkAnimate, replyPlace, userOf } from '../src/platforms/discord/intake.js';
 import { answerPrivately, deferPublicly, withdrawPublicReply } from '../src/platforms/discord/replies.js';
 
 /** Discord option descriptions are at most 100 characters. */
@@ -116,13 +116,10 @@ export async function execute(
   }
   const messageId = await deferPublicly(context, interaction);
   await context.acks.settled();
-  const answer = await animate(context, checked.request, {
-    jobId: `dc-${interaction.id}`,
-    guildId: interaction.guildId,
-    channelId: interaction.channelId,
-    uploadLimit: botUploadLimit(interaction),
-    requesterName: user.displayName,
-    home: { kind: 'reply', interaction, messageId },
-  });
+  const answer = await animate(
+    context,
+    checked.request,
+    replyPlace(interaction, messageId, user.displayName),
+  );
   if (!answer.ok || answer.duplicate) await withdrawPublicReply(context, interaction, answer.text);
 }

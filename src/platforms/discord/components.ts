@@ -1,7 +1,7 @@
 import { type ButtonInteraction, PermissionFlagsBits } from 'discord.js';
-import { botUploadLimit, type DiscordContext } from './context.js';
+import type { DiscordContext } from './context.js';
 import { roleIdsOf } from './guards.js';
-import { userOf } from './intake.js';
+import { replyPlace, userOf } from './intake.js';
 import { refusalText } from './refusals.js';
 import { CUSTOM_ID } from './render.js';
 import {
@@ -47,13 +47,7 @@ export async function handleButton(
   }
   const messageId = await deferPublicly(context, interaction);
   await context.acks.settled();
-  const answer = await rerun(context, input, {
-    ...where,
-    jobId: `dc-${interaction.id}`,
-    uploadLimit: botUploadLimit(interaction),
-    requesterName: user.displayName,
-    home: { kind: 'reply', interaction, messageId },
-  });
+  const answer = await rerun(context, input, replyPlace(interaction, messageId, user.displayName));
   if (!answer.ok || answer.duplicate) await withdrawPublicReply(context, interaction, answer.text);
   return true;
 }

@@ -6,7 +6,7 @@ import type { QueuePosition, Submitted } from '../../service/generation-service.
 import type { ImageSource } from '../../service/input-images.js';
 import { capitalise } from '../shared/answers.js';
 import { submitAndPost } from '../shared/submission.js';
-import type { DiscordContext } from './context.js';
+import { botUploadLimit, type DiscordContext } from './context.js';
 import { placeOf, roleIdsOf } from './guards.js';
 import { explain, fixList, refusalText } from './refusals.js';
 import { messageLink, statusPayload } from './render.js';
@@ -117,6 +117,22 @@ export function originOf(
     },
     place: placeOf(input),
     access: context.access,
+  };
+}
+
+/** Where a job goes whose status is this interaction's own public reply (message `messageId`). */
+export function replyPlace(
+  interaction: RepliableInteraction,
+  messageId: string,
+  requesterName: string,
+): JobPlace {
+  return {
+    jobId: `dc-${interaction.id}`,
+    guildId: interaction.guildId,
+    channelId: interaction.channelId ?? '',
+    uploadLimit: botUploadLimit(interaction),
+    requesterName,
+    home: { kind: 'reply', interaction, messageId },
   };
 }
 
