@@ -122,12 +122,15 @@ export class BotStatusTracker {
    * the wait list, and only the waiting jobs are drawn: a running job's view has no position.
    */
   private refreshWaiting() {
+    // Positions read before the move are stale, for any render from now on.
+    this.positionsCache = undefined;
     if (this.closed || this.positionBatch) return;
-    const delay = Math.max(0, this.minIntervalMs - (Date.now() - this.lastPositionBatch));
+    const movedAt = Date.now();
+    const delay = Math.max(0, this.minIntervalMs - (movedAt - this.lastPositionBatch));
     const timer = setTimeout(() => {
       this.positionBatch = undefined;
       this.lastPositionBatch = Date.now();
-      void this.redrawWaiting().catch((error) =>
+      void this.redrawWaiting(movedAt).catch((error) =>
         this.log.warn({ err: error }, 'could not refresh the queue positions'),
       );
     }, delay);
@@ -135,10 +138,12 @@ export class BotStatusTracker {
     this.positionBatch = timer;
   }
 
-  private async redrawWaiting() {
-    this.positionsCache = undefined;
+  /** Draws the waiting jobs again, except those drawn since the line moved (they show it already). */
+  private async redrawWaiting(movedAt: number) {
     const waiting = await this.positions();
-    for (const jobId of await this.tracked()) if (waiting.has(jobId)) this.schedule(jobId);
+    for (const jobId of await this.tracked()) {
+      if (waiting.has(jobId) && (this.lastRender.get(jobId) ?? 0) < movedAt) this.schedule(jobId);
+    }
   }
 
   /** At most one render per interval per job; the latest state always lands. */
