@@ -5,16 +5,16 @@ import {
   ContextMenuCommandBuilder,
   InteractionContextType,
   type MessageContextMenuCommandInteraction,
-  MessageFlags,
   ModalBuilder,
   type ModalSubmitInteraction,
   TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
 import { fieldInfo } from '../src/core/request.js';
-import { botUploadLimit, type DiscordContext } from '../src/platforms/discord/context.js';
-import { animate, userOf } from '../src/platforms/discord/intake.js';
+import type { DiscordContext } from '../src/platforms/discord/context.js';
+import { animate, checkAnimate, replyPlace, userOf } from '../src/platforms/discord/intake.js';
 import { CUSTOM_ID } from '../src/platforms/discord/render.js';
+import { answerPrivately, deferPublicly, withdrawPublicReply } from '../src/platforms/discord/replies.js';
 
 /** Right-click a message with an image → Apps → "Animate this image": asks for a prompt in a modal. */
 export const definition = new ContextMenuCommandBuilder()
@@ -36,10 +36,11 @@ export async function execute(
     IMAGE_TYPES.test(attachment.contentType ?? ''),
   );
   if (!image) {
-    await interaction.reply({
-      content: 'That message has no image attached. Pick a message with a PNG, JPEG or WebP image.',
-      flags: MessageFlags.Ephemeral,
-    });
+    await answerPrivately(
+      context,
+      interaction,
+      'That message has no image attached. Pick a message with a PNG, JPEG or WebP image.',
+    );
     return;
   }
   // The modal is the acknowledgement: it must be the first answer, with no I/O before it.
@@ -67,7 +68,7 @@ export async function execute(
           .setMaxLength(1000),
       ),
     );
-  await interaction.showModal(modal);
+  await context.acks.ack(() => interaction.showModal(modal));
   await context.messages.setPicked(interaction.targetId, interaction.user.id, {
     url: image.url,
     name: image.name,
@@ -76,32 +77,47 @@ export async function execute(
   });
 }
 
+/**
+ * The prompt came back: checked without I/O (settings, access) and answered privately when wrong;
+ * otherwise acknowledged publicly like /animate, and the picked image is read back after that.
+ */
 export async function submitModal(
   interaction: ModalSubmitInteraction,
   context: DiscordContext,
 ): Promise<void> {
-  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-  const messageId = interaction.customId.slice(modalPrefix.length);
-  const channel =
-    interaction.channel ??
-    (await interaction.client.channels.fetch(interaction.channelId ?? '').catch(() => null));
-  const attachment = await context.messages.picked(messageId, interaction.user.id);
-  if (!channel?.isSendable() || !attachment) {
-    await interaction.editReply('That took too long and I lost the image; pick "Animate this image" again.');
-    return;
-  }
-  const member = interaction.member;
-  const answer = await animate(context, {
-    jobId: `dc-${interaction.id}`,
+  const user = userOf(interaction);
+  const input = {
     options: { prompt: interaction.fields.getTextInputValue('prompt') },
     advanced: interaction.fields.getTextInputValue('advanced'),
-    image: attachment,
-    user: userOf(interaction),
-    member,
+    user,
+    member: interaction.member,
     guildId: interaction.guildId,
-    channel,
+    channelId: interaction.channelId ?? '',
+    channel: interaction.channel,
     appPermissions: interaction.appPermissions,
-    uploadLimit: botUploadLimit(interaction),
-  });
-  await interaction.editReply({ content: answer.text, allowedMentions: { parse: [] } });
+  };
+  // The image is only known after a Redis read; a stand-in passes the checks that need none.
+  const precheck = await checkAnimate(context, { ...input, image: PENDING_IMAGE });
+  if (!precheck.ok) {
+    await answerPrivately(context, interaction, precheck.text);
+    return;
+  }
+  const messageId = await deferPublicly(context, interaction);
+  await context.acks.settled();
+  const attachment = await context.messages.picked(
+    interaction.customId.slice(modalPrefix.length),
+    interaction.user.id,
+  );
+  const checked = attachment
+    ? await checkAnimate(context, { ...input, image: attachment })
+    : {
+        ok: false as const,
+        text: 'That took too long and I lost the image; pick "Animate this image" again.',
+      };
+  const answer = checked.ok
+    ? await animate(context, checked.request, replyPlace(interaction, messageId, user.displayName))
+    : checked;
+  if (!answer.ok || answer.duplicate) await withdrawPublicReply(context, interaction, answer.text);
 }
+
+const PENDING_IMAGE = { url: '', name: 'image', size: 0, contentType: null };

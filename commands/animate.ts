@@ -3,12 +3,12 @@ import {
   ApplicationIntegrationType,
   type ChatInputCommandInteraction,
   InteractionContextType,
-  MessageFlags,
   SlashCommandBuilder,
 } from 'discord.js';
 import { FIELD_INFO, type FieldInfo } from '../src/core/request.js';
-import { botUploadLimit, type DiscordContext } from '../src/platforms/discord/context.js';
-import { animate, userOf } from '../src/platforms/discord/intake.js';
+import type { DiscordContext } from '../src/platforms/discord/context.js';
+import { animate, checkAnimate, replyPlace, userOf } from '../src/platforms/discord/intake.js';
+import { answerPrivately, deferPublicly, withdrawPublicReply } from '../src/platforms/discord/replies.js';
 
 /** Discord option descriptions are at most 100 characters. */
 const describe = (field: FieldInfo) =>
@@ -83,38 +83,44 @@ export const definition = built.json;
 
 const OPTION_NAMES = definition.options?.map((option) => option.name) ?? [];
 
-const unsendable = (id: string) => ({
-  id,
-  send: () => Promise.reject(new Error(`cannot send to channel ${id}`)),
-});
-
+/**
+ * Checks what needs no I/O and answers bad input privately at once; otherwise acknowledges
+ * publicly (the reply becomes the job's status message) and, once the burst's other commands are
+ * acknowledged too, lets the service do the rest.
+ */
 export async function execute(
   interaction: ChatInputCommandInteraction,
   context: DiscordContext,
 ): Promise<void> {
-  // Acknowledge before any network I/O: Discord allows 3 s.
-  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const options: Record<string, unknown> = {};
   for (const name of OPTION_NAMES) {
     if (name === 'image' || name === 'end_frame' || name === 'advanced') continue;
     const option = interaction.options.get(name);
     if (option) options[name] = option.value;
   }
-  const member = interaction.member;
-  const channel =
-    interaction.channel ?? (await interaction.client.channels.fetch(interaction.channelId).catch(() => null));
-  const answer = await animate(context, {
-    jobId: `dc-${interaction.id}`,
+  const user = userOf(interaction);
+  const checked = await checkAnimate(context, {
     options,
     advanced: interaction.options.getString('advanced'),
     image: interaction.options.getAttachment('image'),
     endImage: interaction.options.getAttachment('end_frame'),
-    user: userOf(interaction),
-    member,
+    user,
+    member: interaction.member,
     guildId: interaction.guildId,
-    channel: channel?.isSendable() ? channel : unsendable(interaction.channelId),
+    channelId: interaction.channelId,
+    channel: interaction.channel,
     appPermissions: interaction.appPermissions,
-    uploadLimit: botUploadLimit(interaction),
   });
-  await interaction.editReply({ content: answer.text, allowedMentions: { parse: [] } });
+  if (!checked.ok) {
+    await answerPrivately(context, interaction, checked.text);
+    return;
+  }
+  const messageId = await deferPublicly(context, interaction);
+  await context.acks.settled();
+  const answer = await animate(
+    context,
+    checked.request,
+    replyPlace(interaction, messageId, user.displayName),
+  );
+  if (!answer.ok || answer.duplicate) await withdrawPublicReply(context, interaction, answer.text);
 }

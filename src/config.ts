@@ -139,6 +139,11 @@ export const configFields = {
   MAX_INPUT_BYTES: int(1024, 200 * 1024 * 1024, 25 * 1024 * 1024),
   /** Largest result video fetched from a backend, in bytes. */
   MAX_OUTPUT_BYTES: int(1024, 4 * 1024 * 1024 * 1024, 512 * 1024 * 1024),
+  /**
+   * MiB of whole videos the bot may hold in memory at once while uploading (discord.js reads each
+   * upload whole): deliveries beyond it wait their turn. A larger video still goes, alone.
+   */
+  UPLOAD_MEMORY_MB: int(1, 4096, 32),
   JOB_ATTEMPTS: int(1, 20, 4),
   SHUTDOWN_GRACE_SECONDS: int(0, 3600, 25),
   /** When a submission's outcome is unknown, submit again anyway (may bill twice). */

@@ -20,8 +20,9 @@ import type { GenerationQueue } from './generation-queue.js';
 /** A platform's way to show a job's status (edit a Discord message, `chat.update` a Slack one). */
 export interface StatusSink {
   /**
-   * Shows the view. True when it is on screen now (or never can be: the message is gone), false when
-   * it was skipped for now (e.g. an edit budget is spent), so the same view is tried again later.
+   * Shows the view. True when it is on screen or on its way (a sink that paces its sends keeps the
+   * latest view of each message and sends it in turn), or never can be (the message is gone); false
+   * when it was skipped for now (the channel is saturated), so the same view is tried again later.
    */
   show(snapshot: JobSnapshot, view: StatusView): Promise<boolean>;
 }
@@ -51,6 +52,9 @@ export class BotStatusTracker {
   private closed = false;
   private closing?: Promise<void>;
   private positionsCache?: { at: number; value: Promise<Map<string, { position: number; of: number }>> };
+  /** One pending refresh of every waiting job's position, however many moves of the line it covers. */
+  private positionBatch?: NodeJS.Timeout;
+  private lastPositionBatch = 0;
 
   constructor(
     private readonly connection: Redis,
@@ -73,21 +77,27 @@ export class BotStatusTracker {
     this.events.on('active', (event) => {
       void this.onJobEvent(event.jobId);
       // Someone left the line: everyone behind moved up.
-      void this.refreshWaiting();
+      this.refreshWaiting();
     });
-    this.events.on('removed', () => void this.refreshWaiting());
+    this.events.on('removed', () => this.refreshWaiting());
     this.events.on('retries-exhausted', onJob);
     this.events.on('delayed', onJob);
-    this.events.on('waiting', () => void this.refreshWaiting());
+    this.events.on('waiting', () => this.refreshWaiting());
     await this.events.waitUntilReady();
     for (const jobId of await this.tracked()) this.schedule(jobId);
   }
 
-  /** `posted` is what a freshly posted status message already shows, so it is not drawn again. */
+  /**
+   * `posted` is what a freshly posted status message already shows: it counts as the job's last
+   * render, so the next one waits the interval (a job shorter than that costs no progress edit).
+   */
   async track(jobId: string, posted?: StatusView): Promise<void> {
-    if (posted) this.shown.set(jobId, statusFingerprint(posted));
+    if (posted) {
+      this.shown.set(jobId, statusFingerprint(posted));
+      this.lastRender.set(jobId, Date.now());
+    }
     await this.connection.sadd(this.key, jobId);
-    this.schedule(jobId, true);
+    this.schedule(jobId, !posted);
   }
 
   async untrack(jobId: string): Promise<void> {
@@ -106,10 +116,34 @@ export class BotStatusTracker {
     if (await this.connection.sismember(this.key, jobId)) this.schedule(jobId);
   }
 
-  /** The line moved: positions read before are stale, and every waiting job is drawn again. */
-  private async refreshWaiting() {
+  /**
+   * The line moved: every waiting job's position is drawn again, in batches. A burst of jobs
+   * starting or arriving makes one batch (at once, then at most one per interval), with one read of
+   * the wait list, and only the waiting jobs are drawn: a running job's view has no position.
+   */
+  private refreshWaiting() {
+    // Positions read before the move are stale, for any render from now on.
     this.positionsCache = undefined;
-    for (const jobId of await this.tracked()) this.schedule(jobId);
+    if (this.closed || this.positionBatch) return;
+    const movedAt = Date.now();
+    const delay = Math.max(0, this.minIntervalMs - (movedAt - this.lastPositionBatch));
+    const timer = setTimeout(() => {
+      this.positionBatch = undefined;
+      this.lastPositionBatch = Date.now();
+      void this.redrawWaiting(movedAt).catch((error) =>
+        this.log.warn({ err: error }, 'could not refresh the queue positions'),
+      );
+    }, delay);
+    timer.unref();
+    this.positionBatch = timer;
+  }
+
+  /** Draws the waiting jobs again, except those drawn since the line moved (they show it already). */
+  private async redrawWaiting(movedAt: number) {
+    const waiting = await this.positions();
+    for (const jobId of await this.tracked()) {
+      if (waiting.has(jobId) && (this.lastRender.get(jobId) ?? 0) < movedAt) this.schedule(jobId);
+    }
   }
 
   /** At most one render per interval per job; the latest state always lands. */
@@ -132,8 +166,12 @@ export class BotStatusTracker {
     this.lastRender.set(jobId, Date.now());
     try {
       const snapshot = await this.snapshot(jobId);
-      // Finished jobs are drawn by the delivery, which has the outcome; nothing to do here.
-      if (!snapshot) return;
+      // Finished jobs are drawn by the delivery, which has the outcome: no more renders of them
+      // (a job may finish before its first status was even on screen, and be tracked after that).
+      if (!snapshot) {
+        if (await this.finished(jobId)) await this.untrack(jobId);
+        return;
+      }
       const view = renderStatus(snapshot);
       const fingerprint = statusFingerprint(view);
       if (this.shown.get(jobId) === fingerprint) return;
@@ -141,6 +179,13 @@ export class BotStatusTracker {
     } catch (error) {
       this.log.warn({ err: error, jobId }, 'could not update the status message');
     }
+  }
+
+  private async finished(jobId: string): Promise<boolean> {
+    const job = await this.queue.queue.getJob(jobId);
+    if (!job) return true;
+    const state = await job.getState();
+    return state === 'completed' || state === 'failed' || state === 'unknown';
   }
 
   async snapshot(jobId: string): Promise<JobSnapshot | undefined> {
@@ -188,6 +233,7 @@ export class BotStatusTracker {
     this.closing ??= (async () => {
       this.closed = true;
       for (const timer of this.timers.values()) clearTimeout(timer);
+      clearTimeout(this.positionBatch);
       await Promise.allSettled(this.running.values());
       await this.events.close();
     })();

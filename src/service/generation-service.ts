@@ -178,6 +178,11 @@ export class GenerationService {
     return (await evaluate(this.checks, origin, STAGES.slice(0, STAGES.indexOf(upTo) + 1), ask)).refusal;
   }
 
+  /** What is wrong with an image by what its platform declared, without downloading it (pure). */
+  declaredImageProblem(source: ImageSource, label = 'image'): string | undefined {
+    return this.images.declaredProblem(source, label);
+  }
+
   /** Throws the refusal of the stages, or returns their notices. */
   private async admit(origin: Origin, stages: readonly Stage[], ask: Ask): Promise<string[]> {
     const { refusal, notices } = await evaluate(this.checks, origin, stages, ask);

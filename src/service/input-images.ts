@@ -49,18 +49,25 @@ export class InputImages {
     return this.inputs.save(image);
   }
 
-  private async download(source: Extract<ImageSource, { url: string }>, label: string): Promise<Buffer> {
+  /**
+   * What is wrong with an image by what the chat platform declared (size, type), before anything is
+   * downloaded; pure, so a platform can answer it before it even acknowledges the command.
+   */
+  declaredProblem(source: ImageSource, label = 'image'): string | undefined {
+    if (!('url' in source)) return undefined;
     const declared = source.declared ?? {};
     if (declared.bytes !== undefined && declared.bytes > this.maxBytes) {
-      throw new UserFacingError(
-        `the ${label} is ${(declared.bytes / MiB).toFixed(1)} MiB; the limit is ${Math.floor(this.maxBytes / MiB)} MiB`,
-      );
+      return `the ${label} is ${(declared.bytes / MiB).toFixed(1)} MiB; the limit is ${Math.floor(this.maxBytes / MiB)} MiB`;
     }
     if (declared.contentType && !declared.contentType.startsWith('image/')) {
-      throw new UserFacingError(
-        `the ${label} "${source.filename}" is not an image (${declared.contentType}); attach a PNG, JPEG or WebP`,
-      );
+      return `the ${label} "${source.filename}" is not an image (${declared.contentType}); attach a PNG, JPEG or WebP`;
     }
+    return undefined;
+  }
+
+  private async download(source: Extract<ImageSource, { url: string }>, label: string): Promise<Buffer> {
+    const problem = this.declaredProblem(source, label);
+    if (problem) throw new UserFacingError(problem);
     const { bytes } = await fetchBounded(source.url, {
       allowedHosts: source.allowedHosts,
       maxBytes: this.maxBytes,

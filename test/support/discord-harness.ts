@@ -6,16 +6,32 @@ import { type Config, parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { startDiscord } from '../../src/platforms/discord/index.js';
+import {
+  type DiscordHandle,
+  type DiscordStartOptions,
+  startDiscord,
+} from '../../src/platforms/discord/index.js';
+import { bucketOf } from '../../src/platforms/discord/sender.js';
 import type { PlatformHandle } from '../../src/platforms/platform.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import type { GenerationService } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
-import { type FakeDiscord, Perm, startFakeDiscord } from '../fakes/discord/index.js';
+import {
+  type FakeDiscord,
+  type InvokedInteraction,
+  type Json,
+  Perm,
+  startFakeDiscord,
+} from '../fakes/discord/index.js';
 import { makeMp4, makePng, tempDir } from './media.js';
+import { waitFor } from './processes.js';
 import { cleanPrefix, TEST_REDIS_URL, uniquePrefix } from './redis.js';
 import { ScriptedBackend } from './scripted-backend.js';
-import { type ScriptedService, startScriptedService } from './scripted-service.js';
+import {
+  type ScriptedService,
+  type ScriptedServiceOptions,
+  startScriptedService,
+} from './scripted-service.js';
 import { serviceFor } from './service.js';
 
 export const MODERATORS_ROLE = '330000000000000001';
@@ -35,19 +51,45 @@ export interface DiscordHarness {
   otherUserId: string;
   moderatorId: string;
   channelId: string;
-  bot?: PlatformHandle;
+  bot?: DiscordHandle;
   /** The service the running bot uses (its admin and member views). */
   api?: GenerationService;
   worker?: GenerationWorker;
-  startBot(): Promise<PlatformHandle>;
+  startBot(): Promise<DiscordHandle>;
+  /**
+   * What the person who used a command or clicked a button was first shown in answer: an immediate
+   * reply, the first edit of the deferred reply (the status it became: its text, else its title),
+   * or the private follow-up that replaced a withdrawn public reply.
+   */
+  answer(interactionId: string): Promise<string>;
+  /** Until the bot's budget for the channel is all free (nothing sent in the last window). */
+  channelIdle(channelId?: string): Promise<void>;
+  /**
+   * `/animate` from several users in one channel, all at once (one gateway burst), for tests and
+   * the benchmarks. Returns the interactions; job ids are `dc-<interaction id>`.
+   */
+  burst(count: number, options?: { users?: string[]; channelId?: string }): InvokedInteraction[];
   stopBot(): Promise<void>;
   startWorker(concurrency?: number): Promise<GenerationWorker>;
   close(redis: Redis): Promise<void>;
 }
 
+export interface HarnessOptions {
+  /** The scripted render service (default: 6 steps of 60 ms). */
+  service?: Omit<ScriptedServiceOptions, 'video'>;
+  bot?: DiscordStartOptions;
+}
+
+/** The text a message body shows: its content, else its first embed's title. */
+function shownText(json: Json | null | undefined): string | undefined {
+  const body = (json ?? {}) as { content?: string; embeds?: { title?: string }[] };
+  return body.content || body.embeds?.[0]?.title || undefined;
+}
+
 export async function startDiscordHarness(
   env: Record<string, string> = {},
   fakeOptions: Parameters<typeof startFakeDiscord>[0] = {},
+  options: HarnessOptions = {},
 ): Promise<DiscordHarness> {
   const prefix = uniquePrefix('discord');
   const media = await tempDir('discord');
@@ -76,7 +118,7 @@ export async function startDiscordHarness(
     ],
     ...fakeOptions,
   });
-  const service = await startScriptedService({ video, steps: 6, stepMs: 60 });
+  const service = await startScriptedService({ video, steps: 6, stepMs: 60, ...options.service });
   const config = parseConfig({
     KINEMA_ROLE: 'bot',
     REDIS_URL: TEST_REDIS_URL,
@@ -121,9 +163,38 @@ export async function startDiscordHarness(
           links,
           httpRoutes: (req, res) => links.handle(req, res),
         },
-        { statusIntervalMs: 150 },
+        { statusIntervalMs: 150, ...options.bot },
       );
       return harness.bot;
+    },
+    answer(interactionId) {
+      return waitFor(() => {
+        const interaction = discord.interaction(interactionId);
+        if (!interaction) return undefined;
+        const immediate = discord.callbacks(interactionId).find((c) => c.type === 4 && c.status < 300);
+        if (immediate) return shownText(immediate.data);
+        const route = `/webhooks/${discord.applicationId}/${interaction.token}`;
+        const first = discord.requests.find(
+          (r) => r.path.startsWith(route) && (r.method === 'PATCH' || r.method === 'POST') && r.status < 300,
+        );
+        return first ? shownText(first.json) : undefined;
+      }, `the answer to ${interactionId}`);
+    },
+    burst(count, { users = Object.values(USERS), channelId = harness.channelId } = {}) {
+      return Array.from({ length: count }, (_, index) =>
+        discord.invokeSlashCommand({
+          userId: users[index % users.length]!,
+          channelId,
+          name: 'animate',
+          options: {
+            image: { bytes: png, filename: `burst-${index}.png`, contentType: 'image/png' },
+            prompt: `burst ${index}`,
+          } as never,
+        }),
+      );
+    },
+    async channelIdle(channelId = harness.channelId) {
+      await waitFor(() => harness.bot?.scheduler.idle(bucketOf(channelId)), 'an idle channel budget');
     },
     async stopBot() {
       await harness.bot?.stop();

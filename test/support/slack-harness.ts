@@ -6,7 +6,7 @@ import { type Config, parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
-import { type SlackHandle, startSlack } from '../../src/platforms/slack/index.js';
+import { type SlackHandle, type SlackStartOptions, startSlack } from '../../src/platforms/slack/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import type { GenerationService } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
@@ -72,6 +72,7 @@ const blocksOf = (message: FakeMessage | undefined) =>
 export async function startSlackHarness(
   mode: SlackMode,
   env: Record<string, string> = {},
+  options: { bot?: SlackStartOptions } = {},
 ): Promise<SlackHarness> {
   const prefix = uniquePrefix(`slack-${mode}`);
   const media = await tempDir(`slack-${mode}`);
@@ -99,7 +100,7 @@ export async function startSlackHarness(
     MODERATION_IMAGES: 'false',
     ...env,
   });
-  const log = createLogger('silent');
+  const log = createLogger(process.env.KINEMA_TEST_LOG ?? 'silent');
   const pipeline = new Pipeline({
     redisUrl: TEST_REDIS_URL,
     prefix,
@@ -139,7 +140,7 @@ export async function startSlackHarness(
           links,
           httpRoutes,
         },
-        { statusIntervalMs: 150 },
+        { statusIntervalMs: 150, ...options.bot },
       );
       harness.target =
         mode === 'socket'

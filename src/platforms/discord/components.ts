@@ -1,41 +1,54 @@
-import { type ButtonInteraction, MessageFlags, PermissionFlagsBits } from 'discord.js';
-import { botUploadLimit, type DiscordContext } from './context.js';
+import { type ButtonInteraction, PermissionFlagsBits } from 'discord.js';
+import type { DiscordContext } from './context.js';
 import { roleIdsOf } from './guards.js';
-import { userOf } from './intake.js';
+import { replyPlace, userOf } from './intake.js';
+import { refusalText } from './refusals.js';
 import { CUSTOM_ID } from './render.js';
-import { cancel, rerun } from './rerun.js';
+import {
+  answerPrivately,
+  deferPrivately,
+  deferPublicly,
+  editPrivateReply,
+  withdrawPublicReply,
+} from './replies.js';
+import { cancel, rerun, rerunOrigin } from './rerun.js';
 
-/** Buttons route by the action in their custom id; the job id in it is all the state they need. */
+/**
+ * Buttons route by the action in their custom id; the job id in it is all the state they need.
+ * A click is acknowledged before any slow work: Cancel privately, Rerun publicly (its reply becomes
+ * the new job's status message, like /animate's).
+ */
 export async function handleButton(
   context: DiscordContext,
   interaction: ButtonInteraction,
 ): Promise<boolean> {
   const parsed = CUSTOM_ID.parse(interaction.customId);
   if (!parsed || (parsed.action !== 'cancel' && parsed.action !== 'rerun')) return false;
-  // Acknowledge first: nothing slow before Discord's 3 s deadline.
-  await interaction.deferReply({ flags: MessageFlags.Ephemeral });
   const user = userOf(interaction);
   if (parsed.action === 'cancel') {
+    await deferPrivately(context, interaction);
+    await context.acks.settled();
     const canModerate = Boolean(interaction.memberPermissions?.has(PermissionFlagsBits.ManageMessages));
     const answer = await cancel(context, { jobId: parsed.target, user, canModerate });
-    await interaction.editReply(answer.text);
+    await editPrivateReply(context, interaction, answer.text);
     return true;
   }
-  const channel = interaction.channel;
-  if (!channel?.isSendable()) {
-    await interaction.editReply("I can't post in this channel.");
-    return true;
-  }
-  const answer = await rerun(context, {
+  const input = {
     parentJobId: parsed.target,
-    jobId: `dc-${interaction.id}`,
     user,
-    guildId: interaction.guildId,
-    channel,
-    uploadLimit: botUploadLimit(interaction),
     roleIds: roleIdsOf(interaction.member as never),
+    channel: interaction.channel,
     appPermissions: interaction.appPermissions,
-  });
-  await interaction.editReply(answer.text);
+  };
+  const where = { guildId: interaction.guildId, channelId: interaction.channelId };
+  const refused = await context.service.refusal(rerunOrigin(context, input, where));
+  if (refused) {
+    await answerPrivately(context, interaction, refusalText(refused));
+    return true;
+  }
+  const messageId = await deferPublicly(context, interaction);
+  await context.acks.settled();
+  const answer = await rerun(context, input, replyPlace(interaction, messageId, user.displayName));
+  if (!answer.ok || answer.duplicate) await withdrawPublicReply(context, interaction, answer.text);
   return true;
 }

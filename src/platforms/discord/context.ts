@@ -5,6 +5,11 @@ import type { AccessRules } from '../../service/checks.js';
 import type { GenerationService } from '../../service/generation-service.js';
 import type { PlatformFeed } from '../../service/platform-feed.js';
 import type { PublicLinks } from '../../service/public-links.js';
+import type { AckGate } from '../shared/ack-gate.js';
+import type { MemoryBudget } from '../shared/memory-budget.js';
+import type { ReplyTokens } from './reply-tokens.js';
+import type { DiscordSender } from './sender.js';
+import type { DiscordStatusSink } from './status-sink.js';
 import type { DiscordMessages } from './store.js';
 
 /** What command files and listeners get: the service (their only door) plus Discord's own bookkeeping. */
@@ -21,6 +26,16 @@ export interface DiscordContext {
   links: PublicLinks;
   /** Hosts input images may be downloaded from (Discord's CDN, plus the REST host when proxied). */
   cdnHosts: string[];
+  /** Every message create and edit, paced per channel. */
+  sender: DiscordSender;
+  /** Job status messages (edits, moves). */
+  sink: DiscordStatusSink;
+  /** Interactions acknowledge before any command's slower work starts. */
+  acks: AckGate;
+  /** The tokens of statuses that are an interaction's reply, while they live. */
+  replies: ReplyTokens;
+  /** Whole videos held in memory by uploads (UPLOAD_MEMORY_MB). */
+  memory: MemoryBudget;
 }
 
 /** Upload limit without an interaction: the guild's boost tier (platform notes D5). */

@@ -1,13 +1,19 @@
-import { Client, Events, GatewayIntentBits, MessageFlags, Partials } from 'discord.js';
+import { Client, Events, GatewayIntentBits, Partials } from 'discord.js';
 import type { PlatformContext, PlatformHandle } from '../platform.js';
+import { AckGate } from '../shared/ack-gate.js';
 import { deliverOutcome } from '../shared/delivery.js';
+import { MemoryBudget } from '../shared/memory-budget.js';
+import type { SendBudget, SendScheduler } from '../shared/send-scheduler.js';
 import { loadCommands } from './command-loader.js';
 import { handleButton } from './components.js';
 import type { DiscordContext } from './context.js';
 import { DiscordDeliverer } from './deliverer.js';
 import { discordAccess } from './guards.js';
 import { handleReaction } from './reactions.js';
+import { tellPrivately } from './replies.js';
+import { ReplyTokens } from './reply-tokens.js';
 import { discordRestAgent } from './rest-agent.js';
+import { DISCORD_CHANNEL_BUDGET, DiscordSender } from './sender.js';
 import { DiscordStatusSink } from './status-sink.js';
 import { DiscordMessages } from './store.js';
 
@@ -16,13 +22,20 @@ const DISCORD_CDN_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net'];
 export interface DiscordStartOptions {
   /** Least time between two edits of one status message. */
   statusIntervalMs?: number;
+  /** Message creates and edits per channel the bot allows itself (Discord's unpublished 5 per 5 s). */
+  channelBudget?: SendBudget;
+}
+
+export interface DiscordHandle extends PlatformHandle {
+  /** The per-channel send scheduler: its `stats` (429s, coalesced edits) and budgets. */
+  scheduler: SendScheduler;
 }
 
 /** Starts the Discord side: gateway client, command and component routing, progress, delivery. */
 export async function startDiscord(
   platform: PlatformContext,
   options: DiscordStartOptions = {},
-): Promise<PlatformHandle> {
+): Promise<DiscordHandle> {
   const { config, service, log } = platform;
   const client = new Client({
     // Reactions on messages from before a restart arrive only with partials (platform notes D9).
@@ -55,8 +68,13 @@ export async function startDiscord(
     access: discordAccess(config),
     links: platform.links,
     cdnHosts,
+    sender: new DiscordSender(client, options.channelBudget ?? DISCORD_CHANNEL_BUDGET),
+    acks: new AckGate(),
+    replies: new ReplyTokens(),
+    memory: new MemoryBudget(config.UPLOAD_MEMORY_MB * 1024 * 1024),
   } as DiscordContext;
   const sink = new DiscordStatusSink(context);
+  context.sink = sink;
   context.feed = service.feed('discord', sink, { statusIntervalMs: options.statusIntervalMs ?? 5_000 });
   const deliverer = new DiscordDeliverer(context, sink);
   const commands = await loadCommands();
@@ -80,17 +98,12 @@ export async function startDiscord(
       }
     } catch (error) {
       context.log.error({ err: error }, 'interaction failed');
-      if (interaction.isRepliable() && (interaction.deferred || interaction.replied)) {
-        await interaction
-          .editReply('Something went wrong on our side. Please try again.')
-          .catch(() => undefined);
-      } else if (interaction.isRepliable()) {
-        await interaction
-          .reply({
-            content: 'Something went wrong on our side. Please try again.',
-            flags: MessageFlags.Ephemeral,
-          })
-          .catch(() => undefined);
+      if (interaction.isRepliable()) {
+        await tellPrivately(
+          context,
+          interaction,
+          'Something went wrong on our side. Please try again.',
+        ).catch(() => undefined);
       }
     }
   });
@@ -108,8 +121,10 @@ export async function startDiscord(
   context.log.info({ user: client.user?.tag }, 'discord bot ready');
   return {
     name: 'discord',
+    scheduler: context.sender.scheduler,
     async stop() {
       await context.feed.close();
+      context.sender.scheduler.close();
       await client.destroy();
     },
   };

@@ -1,11 +1,12 @@
-import type { MessageCreateOptions, PermissionsBitField } from 'discord.js';
+import type { MessageCreateOptions, PermissionsBitField, RepliableInteraction } from 'discord.js';
 import type { ReportTarget } from '../../core/job.js';
 import { type GenerationSettings, parseKeyValues, parseSettings } from '../../core/request.js';
 import type { Origin } from '../../service/checks.js';
-import type { Submitted } from '../../service/generation-service.js';
+import type { QueuePosition, Submitted } from '../../service/generation-service.js';
 import type { ImageSource } from '../../service/input-images.js';
+import { capitalise } from '../shared/answers.js';
 import { submitAndPost } from '../shared/submission.js';
-import type { DiscordContext } from './context.js';
+import { botUploadLimit, type DiscordContext } from './context.js';
 import { channelFacts, placeOf, roleIdsOf } from './guards.js';
 import { explain, fixList, refusalText } from './refusals.js';
 import { messageLink, statusPayload } from './render.js';
@@ -25,9 +26,8 @@ export interface SendableChannel {
   guild?: { name: string } | null;
 }
 
+/** What `/animate` (or "Animate this image") carries, as read from the interaction without I/O. */
 export interface AnimateInput {
-  /** Derived from the interaction, so the same event never enqueues twice. */
-  jobId: string;
   options: Record<string, unknown>;
   advanced?: string | null;
   image: AttachmentLike | null;
@@ -35,13 +35,44 @@ export interface AnimateInput {
   user: { id: string; displayName: string };
   member: unknown;
   guildId: string | null;
-  channel: SendableChannel;
+  channelId: string;
+  /** The channel object, for its age restriction and its server's name. */
+  channel?: unknown;
   appPermissions?: Readonly<PermissionsBitField> | null;
-  /** The interaction's attachment_size_limit, or the guild tier's. */
-  uploadLimit: number;
 }
 
-export type AnimateAnswer = { ok: true; text: string; jobId: string } | { ok: false; text: string };
+/** A request that passed every check that needs no I/O. */
+export interface AnimateRequest {
+  origin: Origin;
+  settings: GenerationSettings;
+  image: AttachmentLike;
+  endImage?: AttachmentLike | null;
+}
+
+/**
+ * Where a job's one status message lives: the interaction's own public reply (deferred; `/animate`,
+ * "Animate this image", the Rerun button), or a new channel message (a rerun by reaction).
+ */
+export type StatusHome =
+  | { kind: 'reply'; interaction: RepliableInteraction; messageId: string }
+  | { kind: 'post'; channel: SendableChannel };
+
+export interface JobPlace {
+  /** Derived from the interaction or reaction, so the same event never enqueues twice. */
+  jobId: string;
+  guildId: string | null;
+  channelId: string;
+  /** The interaction's attachment_size_limit, or the guild tier's. */
+  uploadLimit: number;
+  requesterName: string;
+  home: StatusHome;
+}
+
+/** `ok: false` and duplicates are told to the person privately; a new job shows in its status. */
+export type AnimateAnswer =
+  | { ok: true; jobId: string; duplicate: false }
+  | { ok: true; jobId: string; duplicate: true; text: string }
+  | { ok: false; text: string };
 
 /** Reads settings from typed options plus the `advanced` key=value text; typed options win. */
 export function settingsFrom(options: Record<string, unknown>, advanced?: string | null) {
@@ -96,68 +127,97 @@ export function originOf(
   };
 }
 
-function reportTarget(input: {
-  guildId: string | null;
-  channelId: string;
-  uploadLimit: number;
-}): ReportTarget {
+/** Where a job goes whose status is this interaction's own public reply (message `messageId`). */
+export function replyPlace(
+  interaction: RepliableInteraction,
+  messageId: string,
+  requesterName: string,
+): JobPlace {
   return {
-    platform: 'discord',
-    guildId: input.guildId ?? undefined,
-    channelId: input.channelId,
-    uploadLimit: input.uploadLimit,
+    jobId: `dc-${interaction.id}`,
+    guildId: interaction.guildId,
+    channelId: interaction.channelId ?? '',
+    uploadLimit: botUploadLimit(interaction),
+    requesterName,
+    home: { kind: 'reply', interaction, messageId },
   };
 }
 
+function reportTarget(place: JobPlace): ReportTarget {
+  return {
+    platform: 'discord',
+    guildId: place.guildId ?? undefined,
+    channelId: place.channelId,
+    uploadLimit: place.uploadLimit,
+  };
+}
+
+/** The job's first status: the deferred reply edited to show it, or a new message, in the channel's turn. */
+async function postFirstStatus(
+  context: DiscordContext,
+  submitted: Submitted,
+  position: QueuePosition | undefined,
+  place: JobPlace,
+) {
+  const { jobId, request } = submitted;
+  const { view, payload } = statusPayload({
+    jobId,
+    state: 'waiting',
+    request,
+    requesterName: place.requesterName,
+    position,
+  });
+  const { home, channelId } = place;
+  if (home.kind === 'reply') {
+    await context.messages.setStatus(jobId, {
+      channelId,
+      messageId: home.messageId,
+      postedAt: home.interaction.createdTimestamp,
+    });
+    context.replies.set(jobId, home.interaction);
+    // A notice (no worker online) stays as the message's text: later edits leave the text alone.
+    const first = submitted.notice ? { ...payload, content: submitted.notice } : payload;
+    await context.sink.update(jobId, channelId, { payload: first, priority: 'first' });
+    return { view };
+  }
+  const posted = await context.sender.send({
+    channelId,
+    priority: 'first',
+    key: `post:${jobId}`,
+    run: async () => {
+      // The outcome came first (a saturated channel, a fast job): it is posted without a status.
+      if (await context.messages.status(jobId)) return;
+      const message = await home.channel.send(payload);
+      await context.messages.setStatus(jobId, { channelId, messageId: message.id, postedAt: Date.now() });
+    },
+  });
+  if (!posted.sent) throw new Error(`the status message could not be posted (${posted.reason})`);
+  return { view };
+}
+
 /**
- * Submits (or reruns) through the service, then posts the status message in the channel with the
- * bot token, so progress outlives the interaction token. Returns what to tell the user.
+ * Submits (or reruns) through the service, then shows the job's status message in its home; the
+ * bot token takes over from the interaction token before it expires, so progress outlives it.
  */
 export async function submitAndAnswer(
   context: DiscordContext,
   submit: (reportTo: ReportTarget) => Promise<Submitted>,
-  where: { channel: SendableChannel; guildId: string | null; uploadLimit: number; requesterName: string },
+  place: JobPlace,
 ): Promise<AnimateAnswer> {
-  const { channel, guildId } = where;
-  const reportTo = reportTarget({ guildId, channelId: channel.id, uploadLimit: where.uploadLimit });
   const result = await submitAndPost(context.service, context.feed, {
-    submit: () => submit(reportTo),
+    submit: () => submit(reportTarget(place)),
     explain: (error) => explain(context, error),
-    post: async (submitted, position) => {
-      const { view, payload } = statusPayload({
-        jobId: submitted.jobId,
-        state: 'waiting',
-        request: submitted.request,
-        requesterName: where.requesterName,
-        position,
-      });
-      const message = await channel.send(payload);
-      await context.messages.setStatus(submitted.jobId, {
-        channelId: channel.id,
-        messageId: message.id,
-        postedAt: Date.now(),
-      });
-      return { view, messageId: message.id };
-    },
+    post: (submitted, position) => postFirstStatus(context, submitted, position, place),
   });
   if (!result.ok) return result;
-  const { submitted } = result;
-  if (result.duplicate) {
-    const existing = await context.messages.status(submitted.jobId);
-    return {
-      ok: true,
-      jobId: submitted.jobId,
-      text: existing
-        ? `Already queued: ${messageLink(guildId ?? undefined, existing.channelId, existing.messageId)}`
-        : 'Already queued.',
-    };
-  }
-  const { position } = result;
-  return {
-    ok: true,
-    jobId: submitted.jobId,
-    text: `Queued${position ? ` (#${position.position})` : ''}: ${messageLink(guildId ?? undefined, channel.id, result.posted.messageId)} · seed ${submitted.request.seed}${submitted.notice ? `\n${submitted.notice}` : ''}`,
-  };
+  const { jobId } = result.submitted;
+  if (!result.duplicate) return { ok: true, jobId, duplicate: false };
+  const existing = await context.messages.status(jobId);
+  const link =
+    existing && !existing.gone
+      ? messageLink(place.guildId ?? undefined, existing.channelId, existing.messageId)
+      : undefined;
+  return { ok: true, jobId, duplicate: true, text: link ? `Already queued: ${link}` : 'Already queued.' };
 }
 
 const discordImage = (context: DiscordContext, attachment: AttachmentLike): ImageSource => ({
@@ -168,30 +228,45 @@ const discordImage = (context: DiscordContext, attachment: AttachmentLike): Imag
 });
 
 /**
- * The whole of `/animate` after the acknowledgement: who and where first (before anything is
- * parsed), then the options; the service does the rest (checks, image, queue).
+ * Everything about `/animate` that needs no I/O, before the acknowledgement: who and where first
+ * (before anything is parsed), then the options, then the images as Discord declared them.
  */
-export async function animate(context: DiscordContext, input: AnimateInput): Promise<AnimateAnswer> {
-  const origin = originOf(context, {
-    user: input.user,
-    guildId: input.guildId,
-    channelId: input.channel.id,
-    roleIds: roleIdsOf(input.member as never),
-    appPermissions: input.appPermissions,
-    channel: input.channel,
-  });
+export async function checkAnimate(
+  context: DiscordContext,
+  input: AnimateInput,
+): Promise<{ ok: true; request: AnimateRequest } | { ok: false; text: string }> {
+  const origin = originOf(context, { ...input, roleIds: roleIdsOf(input.member as never) });
   const refused = await context.service.refusal(origin);
   if (refused) return { ok: false, text: refusalText(refused) };
   const settings = settingsFrom(input.options, input.advanced);
   if (!settings.ok) return { ok: false, text: fixList(settings.errors) };
   const { image, endImage } = input;
   if (!image) return { ok: false, text: 'Attach an image to animate (PNG, JPEG or WebP).' };
+  const problem =
+    context.service.declaredImageProblem(discordImage(context, image), 'image') ??
+    (endImage
+      ? context.service.declaredImageProblem(discordImage(context, endImage), 'end frame')
+      : undefined);
+  if (problem) return { ok: false, text: capitalise(problem) };
+  return {
+    ok: true,
+    request: { origin, settings: settings.value as GenerationSettings, image, endImage },
+  };
+}
+
+/** The rest of `/animate`, after the acknowledgement: the service checks, copies the images and enqueues. */
+export function animate(
+  context: DiscordContext,
+  request: AnimateRequest,
+  place: JobPlace,
+): Promise<AnimateAnswer> {
+  const { origin, settings, image, endImage } = request;
   return submitAndAnswer(
     context,
     (reportTo) =>
       context.service.submit({
-        jobId: input.jobId,
-        settings: settings.value as GenerationSettings,
+        jobId: place.jobId,
+        settings,
         images: {
           input_image: discordImage(context, image),
           ...(endImage ? { end_frame: discordImage(context, endImage) } : {}),
@@ -199,6 +274,6 @@ export async function animate(context: DiscordContext, input: AnimateInput): Pro
         origin,
         reportTo,
       }),
-    { ...input, requesterName: input.user.displayName },
+    place,
   );
 }

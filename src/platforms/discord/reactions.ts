@@ -3,6 +3,7 @@ import {
   type PartialMessageReaction,
   type PartialUser,
   PermissionFlagsBits,
+  type SendableChannels,
   type User,
 } from 'discord.js';
 import { type DiscordContext, guildUploadLimit } from './context.js';
@@ -35,7 +36,7 @@ export async function handleReaction(
   const member = guild ? await guild.members.fetch(user.id).catch(() => null) : null;
   const displayName = member?.displayName ?? user.displayName;
 
-  let answer: { ok: boolean; text: string };
+  let answer: { ok: boolean; text?: string };
   if (CANCEL_EMOJI.has(emoji)) {
     const canModerate = Boolean(
       member &&
@@ -45,27 +46,45 @@ export async function handleReaction(
     );
     answer = await cancel(context, { jobId, user: { id: user.id, displayName }, canModerate });
   } else {
-    answer = await rerun(context, {
-      parentJobId: jobId,
-      jobId: `dc-r${message.id}-${user.id}-${Date.now().toString(36)}`,
-      user: { id: user.id, displayName },
-      guildId: guild?.id ?? null,
-      channel,
-      uploadLimit: guildUploadLimit(guild?.premiumTier),
-      roleIds: roleIdsOf(member),
-      appPermissions: guild?.members.me
-        ? channel.isDMBased()
-          ? null
-          : channel.permissionsFor(guild.members.me)
-        : null,
-    });
+    answer = await rerun(
+      context,
+      {
+        parentJobId: jobId,
+        user: { id: user.id, displayName },
+        roleIds: roleIdsOf(member),
+        channel,
+        appPermissions: guild?.members.me
+          ? channel.isDMBased()
+            ? null
+            : channel.permissionsFor(guild.members.me)
+          : null,
+      },
+      {
+        jobId: `dc-r${message.id}-${user.id}-${Date.now().toString(36)}`,
+        guildId: guild?.id ?? null,
+        channelId: channel.id,
+        uploadLimit: guildUploadLimit(guild?.premiumTier),
+        requesterName: displayName,
+        home: { kind: 'post', channel },
+      },
+    );
   }
   // Let the user react again later; needs Manage Messages, so it may quietly not happen.
   await reaction.users.remove(user.id).catch(() => undefined);
-  if (!answer.ok || CANCEL_EMOJI.has(emoji)) {
-    const notice = await channel
-      .send({ content: `<@${user.id}> ${answer.text}`, allowedMentions: { users: [user.id] } })
-      .catch(() => undefined);
-    if (notice) setTimeout(() => void notice.delete().catch(() => undefined), 15_000).unref();
-  }
+  // A double reaction's rerun is the same job: nothing to say about it.
+  const text = !answer.ok || CANCEL_EMOJI.has(emoji) ? answer.text : undefined;
+  if (text) await shortNotice(context, channel, user.id, text);
+}
+
+/** Reactions have no private reply: a mention that deletes itself (a delete is not counted). */
+async function shortNotice(context: DiscordContext, channel: SendableChannels, userId: string, text: string) {
+  const notice = await context.sender
+    .send({
+      channelId: channel.id,
+      priority: 'urgent',
+      run: async (): Promise<{ delete(): Promise<unknown> }> =>
+        channel.send({ content: `<@${userId}> ${text}`, allowedMentions: { users: [userId] } }),
+    })
+    .catch(() => undefined);
+  if (notice?.sent) setTimeout(() => void notice.value.delete().catch(() => undefined), 15_000).unref();
 }

@@ -57,7 +57,8 @@ export function statusPayload(snapshot: JobSnapshot, view: StatusView = renderSt
             .setStyle(ButtonStyle.Danger),
         ),
       ];
-  return { view, payload: { content: '', embeds: [statusEmbed(snapshot, view)], components } };
+  // No `content`: an edit leaves the message's text as it was (a notice shown with the first status).
+  return { view, payload: { embeds: [statusEmbed(snapshot, view)], components } };
 }
 
 export function resultButtons(jobId: string) {

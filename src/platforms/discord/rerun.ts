@@ -1,29 +1,35 @@
-import type { PermissionsBitField, SendableChannels } from 'discord.js';
+import type { PermissionsBitField } from 'discord.js';
 import { CANCEL_ANSWER } from '../../core/status-text.js';
 import type { DiscordContext } from './context.js';
-import { type AnimateAnswer, originOf, submitAndAnswer } from './intake.js';
+import { type AnimateAnswer, type JobPlace, originOf, submitAndAnswer } from './intake.js';
 import { explain } from './refusals.js';
 
 export interface RerunInput {
   parentJobId: string;
-  /** From the click or reaction, so one event starts at most one job. */
-  jobId: string;
   user: { id: string; displayName: string };
-  guildId: string | null;
-  channel: SendableChannels;
-  uploadLimit: number;
   /** For the same access checks as /animate: a rerun is a new paid job. */
   roleIds: string[];
   appPermissions?: Readonly<PermissionsBitField> | null;
+  /** The channel object, for its age restriction and its server's name. */
+  channel?: unknown;
 }
 
-/** Reruns a job with a new seed (same image, prompt and settings) and posts its status message. */
-export function rerun(context: DiscordContext, input: RerunInput): Promise<AnimateAnswer> {
-  const origin = originOf(context, { ...input, channelId: input.channel.id, channel: input.channel });
+/** Who reruns from where, for the checks (the access ones need no I/O, so they run before the ack). */
+export function rerunOrigin(
+  context: DiscordContext,
+  input: RerunInput,
+  place: Pick<JobPlace, 'guildId' | 'channelId'>,
+) {
+  return originOf(context, { ...input, ...place });
+}
+
+/** Reruns a job with a new seed (same image, prompt and settings) and shows its status message. */
+export function rerun(context: DiscordContext, input: RerunInput, place: JobPlace): Promise<AnimateAnswer> {
+  const origin = rerunOrigin(context, input, place);
   return submitAndAnswer(
     context,
-    (reportTo) => context.service.rerun(input.parentJobId, { jobId: input.jobId, origin, reportTo }),
-    { ...input, requesterName: input.user.displayName },
+    (reportTo) => context.service.rerun(input.parentJobId, { jobId: place.jobId, origin, reportTo }),
+    place,
   );
 }
 

@@ -22,6 +22,17 @@ export class DiscordMessages extends StatusMessages<StatusMessageRef, string> {
     super(redis, prefix, 'discord', ttlSeconds, (ref) => ref.messageId, textCodec);
   }
 
+  /** The outcome came before any status message: a status post still waiting is skipped. */
+  markUnposted(jobId: string, channelId: string): Promise<void> {
+    return this.setStatusIfAbsent(jobId, {
+      channelId,
+      messageId: `unposted-${jobId}`,
+      postedAt: Date.now(),
+      gone: true,
+      finished: true,
+    });
+  }
+
   /**
    * The image a context-menu user picked, kept while they type the prompt: reading the message back
    * later would need the privileged Message Content intent, the interaction carries it for free.

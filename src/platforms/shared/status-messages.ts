@@ -37,6 +37,14 @@ export class StatusMessages<Ref extends StatusRefBase, Delivered> {
       .exec();
   }
 
+  /**
+   * Records a status only where none is recorded yet, and maps no message to it: a job whose outcome
+   * came before its status message was posted is marked, so the late post is skipped.
+   */
+  async setStatusIfAbsent(jobId: string, ref: Ref): Promise<void> {
+    await this.redis.set(this.key('status', jobId), JSON.stringify(ref), 'EX', this.ttlSeconds, 'NX');
+  }
+
   async status(jobId: string): Promise<Ref | undefined> {
     const raw = await this.redis.get(this.key('status', jobId));
     return raw ? (JSON.parse(raw) as Ref) : undefined;

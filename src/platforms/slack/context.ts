@@ -5,6 +5,8 @@ import type { AccessRules } from '../../service/checks.js';
 import type { GenerationService } from '../../service/generation-service.js';
 import type { PlatformFeed } from '../../service/platform-feed.js';
 import type { PublicLinks } from '../../service/public-links.js';
+import type { AckGate } from '../shared/ack-gate.js';
+import type { SlackSender } from './sender.js';
 import type { SlackMessages } from './store.js';
 import type { SlackUsers } from './users.js';
 
@@ -61,4 +63,8 @@ export interface SlackContext {
   fileHosts: string[];
   /** The bot token, for file downloads only; never logged, never stored in jobs. */
   botToken: string;
+  /** Every message post and edit, paced per channel and per workspace. */
+  sender: SlackSender;
+  /** Requests are acknowledged before any request's slower work starts. */
+  acks: AckGate;
 }

@@ -1,11 +1,13 @@
 import type { DeliveryJobData } from '../../core/job.js';
 import type { JobSnapshot } from '../../core/status-text.js';
 import type { OutcomePoster } from '../shared/delivery.js';
+import type { SendOutcome } from '../shared/send-scheduler.js';
 import type { SlackContext } from './context.js';
 import { tell } from './intake.js';
 import { escapeMrkdwn, rerunButton, resultMessage, statusMessage } from './render.js';
 import { type SlackStatusSink, slackErrorCode } from './status-sink.js';
 import { type SlackDelivered, type SlackStatusRef, slackMessageId } from './store.js';
+import { uploadStreamed } from './upload.js';
 
 const MiB = 1024 * 1024;
 /** Slack's per-file upload limit (platform notes S4; unconfirmed officially, 1 GB). */
@@ -25,10 +27,24 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
   ) {}
 
   async where(delivery: DeliveryJobData): Promise<Where | undefined> {
+    // A fast job's outcome may come while its status post waits for the channel: status first.
+    const reported = String(delivery.reportTo.channel ?? '');
+    if (reported) await this.context.sender.statusPosted(reported, delivery.jobId);
     const ref = await this.context.messages.status(delivery.jobId);
     const channel = String(delivery.reportTo.channel ?? ref?.channel ?? '');
     const threadTs = (delivery.reportTo.threadTs as string | undefined) ?? ref?.threadTs;
     if (!channel || ref?.unreachable) return undefined;
+    if (!ref) {
+      // The outcome came before the status message: a status post still waiting is skipped.
+      await this.context.messages.setStatusIfAbsent(delivery.jobId, {
+        channel,
+        ts: `unposted-${delivery.jobId}`,
+        requesterId: delivery.requester.userId,
+        postedAt: Date.now(),
+        gone: true,
+        finished: true,
+      });
+    }
     return { channel, ...(threadTs ? { threadTs } : {}), ...(ref ? { ref } : {}) };
   }
 
@@ -48,12 +64,25 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
 
   async postOutcome(delivery: DeliveryJobData, snapshot: JobSnapshot, { channel, threadTs }: Where) {
     const message = statusMessage(snapshot, { requesterId: delivery.requester.userId });
-    await this.context.clients.delivery.chat.postMessage({
-      channel,
-      ...(threadTs ? { thread_ts: threadTs } : {}),
-      text: `<@${delivery.requester.userId}> ${message.text}`,
-      blocks: message.blocks,
-    });
+    await this.sent(
+      this.context.sender.post(channel, {
+        priority: 'urgent',
+        run: () =>
+          this.context.clients.delivery.chat.postMessage({
+            channel,
+            ...(threadTs ? { thread_ts: threadTs } : {}),
+            text: `<@${delivery.requester.userId}> ${message.text}`,
+            blocks: message.blocks,
+          }),
+      }),
+    );
+  }
+
+  /** The value of a send that must happen; a bot shutting down leaves the delivery to be retried. */
+  private async sent<T>(outcome: Promise<SendOutcome<T>>): Promise<T> {
+    const done = await outcome;
+    if (!done.sent) throw new Error(`not posted (${done.reason})`);
+    return done.value;
   }
 
   /** Only the requester sees it: an ephemeral message where they asked (a DM when that fails). */
@@ -79,23 +108,27 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
     let delivered: SlackDelivered | undefined;
     let refused: string | undefined;
     if (stored.meta.bytes <= SLACK_MAX_UPLOAD) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of stored.stream) chunks.push(chunk as Buffer);
       try {
-        // The external upload flow (files.getUploadURLExternal, POST, files.completeUploadExternal).
-        const file = {
-          file: Buffer.concat(chunks),
+        // The external upload flow, the bytes streamed from storage (upload.ts), then the share.
+        const fileId = await uploadStreamed(client, {
+          stream: stored.stream,
+          bytes: stored.meta.bytes,
           filename,
-          title: `Kinema · seed ${delivery.request.seed}`,
-          alt_text: `Video: ${delivery.request.prompt}`.slice(0, 1000),
-          blocks: message.blocks,
-        };
-        const upload = await client.filesUploadV2(
-          threadTs ? { ...file, channel_id: channel, thread_ts: threadTs } : { ...file, channel_id: channel },
+          altText: `Video: ${delivery.request.prompt}`.slice(0, 1000),
+        });
+        await this.sent(
+          this.context.sender.post(channel, {
+            priority: 'urgent',
+            run: () =>
+              client.files.completeUploadExternal({
+                files: [{ id: fileId, title: `Kinema · seed ${delivery.request.seed}` }],
+                channel_id: channel,
+                ...(threadTs ? { thread_ts: threadTs } : {}),
+                blocks: message.blocks,
+              }),
+          }),
         );
-        const completion = (upload.files as Array<{ files?: Array<{ id?: string }> }> | undefined)?.[0];
-        const fileId = completion?.files?.[0]?.id ?? '';
-        delivered = { fileId, ts: fileId ? await this.shareTs(fileId, channel) : undefined };
+        delivered = { fileId, ts: await this.shareTs(fileId, channel) };
       } catch (error) {
         const code = slackErrorCode(error);
         if (code !== 'file_upload_size_restricted' && code !== 'not_in_channel') throw error;
@@ -118,16 +151,22 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
       const note = url
         ? `${why}, so here is a link: ${url}`
         : `${why}; ask the bot's operator to set PUBLIC_URL so such videos get a link.`;
-      const posted = await client.chat.postMessage({
-        channel,
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-        text: `${message.text}\n${escapeMrkdwn(note)}`,
-        blocks: [
-          ...message.blocks.slice(0, -1),
-          { type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(note) } },
-          { type: 'actions', elements: [rerunButton(delivery.jobId)] },
-        ],
-      });
+      const posted = await this.sent(
+        this.context.sender.post(channel, {
+          priority: 'urgent',
+          run: () =>
+            client.chat.postMessage({
+              channel,
+              ...(threadTs ? { thread_ts: threadTs } : {}),
+              text: `${message.text}\n${escapeMrkdwn(note)}`,
+              blocks: [
+                ...message.blocks.slice(0, -1),
+                { type: 'section', text: { type: 'mrkdwn', text: escapeMrkdwn(note) } },
+                { type: 'actions', elements: [rerunButton(delivery.jobId)] },
+              ],
+            }),
+        }),
+      );
       delivered = { fileId: '', ts: posted.ts };
     }
     await this.context.messages.markDelivered(delivery.jobId, delivered);

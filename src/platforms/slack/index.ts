@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { App, type CustomRoute, webApi } from '@slack/bolt';
 import type { PlatformContext, PlatformHandle } from '../platform.js';
+import { AckGate } from '../shared/ack-gate.js';
 import { deliverOutcome } from '../shared/delivery.js';
+import type { SendScheduler } from '../shared/send-scheduler.js';
 import { register as registerButtons } from './actions/job-buttons.js';
 import { boltLogger } from './bolt-logger.js';
 import { register as registerAnimateCommand } from './commands/animate.js';
@@ -11,6 +13,7 @@ import { register as registerDedupe } from './events/dedupe.js';
 import { register as registerMentions } from './events/mentions.js';
 import { register as registerReactions } from './events/reactions.js';
 import { slackAccess } from './intake.js';
+import { SLACK_EDITS_PER_MINUTE, SlackSender } from './sender.js';
 import { register as registerAnimateShortcut } from './shortcuts/animate-message.js';
 import { SlackStatusSink, slackErrorCode } from './status-sink.js';
 import { SlackMessages } from './store.js';
@@ -20,12 +23,14 @@ import { register as registerAnimateView } from './views/animate-modal.js';
 export interface SlackStartOptions {
   /** Least time between two edits of one status message (default 10 s). */
   statusIntervalMs?: number;
-  /** Progress edits per minute shared by all jobs of the workspace (default 40; chat.update is Tier 3). */
+  /** Edits per minute shared by all jobs of the workspace (default 40; chat.update is Tier 3). */
   editsPerMinute?: number;
 }
 
 export interface SlackHandle extends PlatformHandle {
   app: App;
+  /** The send scheduler: its `stats` (429s, coalesced edits) and budgets. */
+  scheduler: SendScheduler;
   mode: 'socket' | 'http';
   /** The HTTP receiver's port (HTTP mode). */
   port?: number;
@@ -90,31 +95,37 @@ export async function startSlack(
   const ttl = config.STORAGE_TTL_DAYS * 86_400;
   const fileHosts = [...SLACK_FILE_HOSTS];
   if (slackApiUrl) fileHosts.push(new URL(slackApiUrl).hostname);
+  const clients = {
+    web: app.client,
+    // A 429 here comes back at once: the progress edit waits in the scheduler, never in the client.
+    progress: new webApi.WebClient(
+      token,
+      clientOptions({ rejectRateLimitedCalls: true, retryConfig: { retries: 1 } }),
+    ),
+    delivery: new webApi.WebClient(
+      token,
+      clientOptions({ retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes }),
+    ),
+  };
   const context = {
     config,
     log,
     service,
     messages: new SlackMessages(platform.redis, config.KINEMA_PREFIX, ttl),
     users: new SlackUsers(app.client, log),
-    clients: {
-      web: app.client,
-      // A 429 here is rejected at once (the next render tries again), never queued for Retry-After.
-      progress: new webApi.WebClient(
-        token,
-        clientOptions({ rejectRateLimitedCalls: true, retryConfig: { retries: 1 } }),
-      ),
-      delivery: new webApi.WebClient(
-        token,
-        clientOptions({ retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes }),
-      ),
-    },
+    clients,
     identity,
     access: slackAccess(config),
     links: platform.links,
     fileHosts,
     botToken: token,
+    sender: new SlackSender(identity.teamId, options.editsPerMinute ?? SLACK_EDITS_PER_MINUTE, [
+      clients.web,
+      clients.delivery,
+    ]),
+    acks: new AckGate(),
   } as SlackContext;
-  const sink = new SlackStatusSink(context, options.editsPerMinute ?? 40);
+  const sink = new SlackStatusSink(context);
   context.feed = service.feed('slack', sink, { statusIntervalMs: options.statusIntervalMs ?? 10_000 });
   const deliverer = new SlackDeliverer(context, sink);
 
@@ -150,8 +161,10 @@ export async function startSlack(
     mode: socketMode ? 'socket' : 'http',
     port,
     identity,
+    scheduler: context.sender.scheduler,
     async stop() {
       await context.feed.close();
+      context.sender.scheduler.close();
       await app.stop();
     },
   };

@@ -183,7 +183,8 @@ export type StartAnswer = { ok: true; jobId: string; duplicate: boolean } | { ok
 
 /**
  * Submits (or reruns) through the service, then posts the status message with chat.postMessage
- * (bot token) and maps its ts to the job. When the bot may not post there, the job is withdrawn.
+ * (bot token, in the channel's turn) and maps its ts to the job. When the bot may not post there,
+ * the job is withdrawn.
  */
 export async function submitAndAnswer(
   context: SlackContext,
@@ -201,18 +202,26 @@ export async function submitAndAnswer(
         { requesterId: requester.userId },
       );
       try {
-        const posted = await context.clients.web.chat.postMessage({
-          channel: place.channel,
-          ...(place.threadTs ? { thread_ts: place.threadTs } : {}),
-          text: message.text,
-          blocks: message.blocks,
-        });
-        await context.messages.setStatus(jobId, {
-          channel: posted.channel ?? place.channel,
-          ts: posted.ts!,
-          ...(place.threadTs ? { threadTs: place.threadTs } : {}),
-          requesterId: requester.userId,
-          postedAt: Date.now(),
+        await context.sender.post(place.channel, {
+          priority: 'first',
+          key: `post:${jobId}`,
+          run: async () => {
+            // The outcome came first (a busy channel, a fast job): it is posted without a status.
+            if (await context.messages.status(jobId)) return;
+            const posted = await context.clients.web.chat.postMessage({
+              channel: place.channel,
+              ...(place.threadTs ? { thread_ts: place.threadTs } : {}),
+              text: message.text,
+              blocks: message.blocks,
+            });
+            await context.messages.setStatus(jobId, {
+              channel: posted.channel ?? place.channel,
+              ts: posted.ts!,
+              ...(place.threadTs ? { threadTs: place.threadTs } : {}),
+              requesterId: requester.userId,
+              postedAt: Date.now(),
+            });
+          },
         });
         return { view: message.view };
       } catch (error) {

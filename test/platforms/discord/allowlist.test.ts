@@ -7,11 +7,7 @@ import { testRedis } from '../../support/redis.js';
 const redis = testRedis();
 let h: DiscordHarness;
 
-const reply = (interactionId: string) =>
-  waitFor(() => {
-    const id = h.discord.interaction(interactionId)?.originalMessageId;
-    return id ? h.discord.message(id)?.content || undefined : undefined;
-  }, 'the reply');
+const reply = (interactionId: string) => h.answer(interactionId);
 
 beforeAll(async () => {
   h = await startDiscordHarness({ DISCORD_ALLOWED_ROLES: MODERATORS_ROLE });

@@ -10,12 +10,7 @@ const botMessages = () => h.discord.messages(h.channelId).filter((m) => m.author
 const videoPosts = () => botMessages().filter((m) => m.attachments.some((a) => a.filename.endsWith('.mp4')));
 const embedTitle = (id: string) =>
   (h.discord.message(id)?.embeds[0] as { title?: string } | undefined)?.title ?? '';
-const ephemeralReply = async (interactionId: string) =>
-  waitFor(() => {
-    const original = h.discord.interaction(interactionId)?.originalMessageId;
-    const message = original ? h.discord.message(original) : undefined;
-    return message?.content ? message.content : undefined;
-  }, 'the ephemeral reply');
+const ephemeralReply = (interactionId: string) => h.answer(interactionId);
 
 function animate(options: Record<string, unknown> = {}, userId = h.userId) {
   return h.discord.invokeSlashCommand({
@@ -73,14 +68,15 @@ describe('Discord /animate end to end through the real discord.js', () => {
     expect(animateCommand.options.find((option) => option.name === 'model')?.choices).toHaveLength(4);
   });
 
-  it('acks at once, posts a status message with the bot token, keeps it current, and posts the mp4 after the token expired', async () => {
+  it('acks at once, makes its public reply the status message, keeps it current, and posts the mp4 with the bot token after the token expired', async () => {
     h.service.holdNewTasks(true);
     await h.startWorker();
     const invoked = animate({ seed: 1234 });
     const reply = await ephemeralReply(invoked.id);
     expect(reply).toMatch(/Queued/);
     const callbacks = h.discord.callbacks(invoked.id);
-    expect(callbacks[0]).toMatchObject({ type: 5, status: 204 });
+    // A public defer whose answer names the message that becomes the status (with_response).
+    expect(callbacks[0]).toMatchObject({ type: 5, status: 200, withResponse: true });
     // The interaction token dies (15 minutes in real life): nothing after this may depend on it.
     h.discord.expireInteractionTokens(invoked.id);
     const status = await waitFor(() => botMessages().find((m) => m.embeds.length > 0), 'the status message');
@@ -133,6 +129,8 @@ describe('Discord /animate end to end through the real discord.js', () => {
       targetMessageId: source.id,
     });
     await waitFor(() => h.discord.callbacks(menu.id).find((callback) => callback.type === 9), 'the modal');
+    // The status shows "Queued" first when the channel has room; else its first state is a later one.
+    await h.channelIdle();
     const submitted = h.discord.submitModal({
       userId: h.userId,
       fromInteractionId: menu.id,
@@ -150,6 +148,8 @@ describe('Discord /animate end to end through the real discord.js', () => {
       authorId: h.otherUserId,
       content: 'no image',
     });
+    // An immediate reply counts against the channel's budget: it goes at once when there is room.
+    await h.channelIdle();
     const refused = h.discord.invokeMessageCommand({
       userId: h.userId,
       channelId: h.channelId,

@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { GenerationRequest } from '../../../src/core/request.js';
+import { SendScheduler } from '../../../src/platforms/shared/send-scheduler.js';
 import { slackAccess } from '../../../src/platforms/slack/intake.js';
 import { refusalText } from '../../../src/platforms/slack/refusals.js';
 import { escapeMrkdwn, resultMessage, statusMessage } from '../../../src/platforms/slack/render.js';
+import { postBucket, slackBudget, updateBucket } from '../../../src/platforms/slack/sender.js';
 import { ADVANCED, readSettings, splitMessage } from '../../../src/platforms/slack/settings.js';
-import { EditBudget } from '../../../src/platforms/slack/status-sink.js';
 import { accessRefusal } from '../../../src/service/checks.js';
 
 const request = {
@@ -79,13 +80,47 @@ describe('Slack rendering', () => {
 });
 
 describe('edit budget', () => {
-  it('allows so many edits per minute per workspace, and none while paused after a 429', () => {
-    const budget = new EditBudget(2);
-    expect([budget.take(0), budget.take(1), budget.take(2)]).toEqual([true, true, false]);
-    expect(budget.take(60_001)).toBe(true);
-    budget.pause(30_000, 60_002);
-    expect(budget.take(70_000)).toBe(false);
-    expect(budget.take(130_000)).toBe(true);
+  afterEach(() => vi.useRealTimers());
+
+  it('allows so many edits per minute per workspace, and none while paused after a 429', async () => {
+    vi.useFakeTimers();
+    const scheduler = new SendScheduler(slackBudget(2));
+    const sent: number[] = [];
+    const start = Date.now();
+    const edit = (team = 'T1') =>
+      scheduler.send({
+        bucket: updateBucket(team),
+        priority: 'urgent',
+        run: async () => sent.push(Date.now() - start),
+      });
+    void edit();
+    void edit();
+    void edit();
+    void edit('T2');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([0, 0, 0]);
+    await vi.advanceTimersByTimeAsync(60_001);
+    expect(sent).toHaveLength(4);
+    scheduler.rateLimited(updateBucket('T1'), 30_000);
+    void edit();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(sent).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(sent).toHaveLength(5);
+    expect(sent[4]).toBeGreaterThanOrEqual(60_000 + 30_000);
+    // A channel's posts have their own budget: one a second.
+    const posts: number[] = [];
+    for (let i = 0; i < 3; i++)
+      void scheduler.send({
+        bucket: postBucket('C1'),
+        priority: 'urgent',
+        run: async () => posts.push(Date.now()),
+      });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(posts).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(3_000);
+    expect(posts).toHaveLength(3);
+    scheduler.close();
   });
 });
 

@@ -12,7 +12,8 @@ const clickTime = (action: object) =>
 
 export function register(app: App, context: SlackContext): void {
   app.action(SLACK_IDS.cancelAction, async ({ ack, action, body }) => {
-    await ack();
+    await context.acks.ack(() => ack());
+    await context.acks.settled();
     if (action.type !== 'button' || body.type !== 'block_actions' || !action.value) return;
     const answer = await cancelJob(context, action.value, body.user.id);
     await tell(
@@ -23,7 +24,8 @@ export function register(app: App, context: SlackContext): void {
   });
 
   app.action(SLACK_IDS.rerunAction, async ({ ack, action, body }) => {
-    await ack();
+    await context.acks.ack(() => ack());
+    await context.acks.settled();
     if (action.type !== 'button' || body.type !== 'block_actions' || !action.value) return;
     const answer = await rerunJob(context, {
       parentJobId: action.value,

@@ -28,12 +28,12 @@ export function register(app: App, context: SlackContext): void {
   app.command(SLACK_IDS.command, async ({ command, ack, client, respond }) => {
     const text = command.text?.trim() ?? '';
     if (/^help$/i.test(text)) {
-      await ack({ response_type: 'ephemeral', text: helpText() });
+      await context.acks.ack(() => ack({ response_type: 'ephemeral', text: helpText() }));
       return;
     }
     const refused = await refusedHere(context, command.user_id, command.channel_id);
     if (refused) {
-      await ack({ response_type: 'ephemeral', text: refused });
+      await context.acks.ack(() => ack({ response_type: 'ephemeral', text: refused }));
       return;
     }
     const { prompt, advanced } = splitMessage(text);
@@ -43,7 +43,7 @@ export function register(app: App, context: SlackContext): void {
     );
     // Nothing before views.open: no I/O may eat into the trigger's 3 s.
     const [, opened] = await Promise.allSettled([
-      ack(),
+      context.acks.ack(() => ack()),
       client.views.open({ trigger_id: command.trigger_id, view }),
     ]);
     if (opened.status === 'rejected') {

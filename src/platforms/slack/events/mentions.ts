@@ -93,10 +93,13 @@ export async function handleMessage(
 }
 
 export function register(app: App, context: SlackContext): void {
+  // Bolt acknowledges events before their listener: the work waits for the burst's other acks.
   app.event('app_mention', async ({ event }) => {
+    await context.acks.settled();
     await handleMessage(context, event as unknown as MessageLike, 'app_mention');
   });
   app.event('message', async ({ event }) => {
+    await context.acks.settled();
     await handleMessage(context, event as unknown as MessageLike, 'message');
   });
 }

@@ -14,6 +14,7 @@ export function register(app: App, context: SlackContext): void {
     if (event.item.type !== 'message') return;
     if (event.item_user && event.item_user !== context.identity.botUserId) return;
     if (event.user === context.identity.botUserId) return;
+    await context.acks.settled();
     const name = event.reaction.split('::')[0] ?? '';
     const rerun = RERUN_REACTIONS.has(name);
     if (!rerun && !CANCEL_REACTIONS.has(name)) return;

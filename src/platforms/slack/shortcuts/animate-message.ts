@@ -11,7 +11,8 @@ export function register(app: App, context: SlackContext): void {
   app.shortcut(
     { callback_id: SLACK_IDS.animateMessageShortcut, type: 'message_action' },
     async ({ shortcut, ack, client }) => {
-      await ack();
+      // The modal opens right after (the trigger lives 3 s): no waiting for other acknowledgements.
+      await context.acks.ack(() => ack());
       if (shortcut.type !== 'message_action') return;
       const reply = {
         userId: shortcut.user.id,

@@ -244,7 +244,9 @@ export function register(app: App, context: SlackContext): void {
       await ack({ response_action: 'errors', errors });
       return;
     }
-    await ack();
+    await context.acks.ack(() => ack());
+    // Every request of a burst is acknowledged before this one downloads and queues.
+    await context.acks.settled();
     // One job per view, even if the same submission arrives twice at once.
     if (!(await context.messages.claim('message', `view-${view.id}`))) return;
     await startJob(context, {
