@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SendEvent } from '../../../src/platforms/shared/send-scheduler.js';
 import type { FakeRequestLog, JsonObject } from '../../fakes/discord/index.js';
+import { type DiscordHarness, startDiscordHarness } from '../../support/discord-harness.js';
 import { waitFor } from '../../support/processes.js';
 import { testRedis } from '../../support/redis.js';
-import { type DiscordHarness, startDiscordHarness } from '../../support/discord-harness.js';
 
 /**
  * Issue 10 items 1–3 through the real discord.js and the fake Discord, which enforces Discord's
