@@ -1,3 +1,4 @@
+import type { Client } from 'discord.js';
 import {
   type APIEmbed,
   type BaseMessageOptions,
@@ -6,11 +7,14 @@ import {
   type SendableChannels,
 } from 'discord.js';
 import type { JobSnapshot, StatusView } from '../../core/status-text.js';
+import type { Logger } from '../../log.js';
 import type { StatusSink } from '../../service/platform-feed.js';
+import type { MemoryBudget } from '../shared/memory-budget.js';
 import type { SendPriority } from '../shared/send-scheduler.js';
-import type { DiscordContext } from './context.js';
 import { statusPayload } from './render.js';
-import type { StatusMessageRef } from './store.js';
+import type { ReplyTokens } from './reply-tokens.js';
+import type { DiscordSender } from './sender.js';
+import type { DiscordMessages, StatusMessageRef } from './store.js';
 
 /** Messages older than an hour get a small edit budget (30046); move to a fresh one before that. */
 const MOVE_STATUS_AFTER_MS = 55 * 60 * 1000;
@@ -55,8 +59,18 @@ export type UpdateResult =
  * editable: a fresh one before Discord's edit cap on old messages (or on 30046), none once it was
  * deleted.
  */
+/** The part of the Discord context a sink uses (the context itself holds the sink). */
+export interface StatusSinkDeps {
+  client: Client;
+  log: Logger;
+  messages: DiscordMessages;
+  sender: DiscordSender;
+  replies: ReplyTokens;
+  memory: MemoryBudget;
+}
+
 export class DiscordStatusSink implements StatusSink {
-  constructor(private readonly context: DiscordContext) {}
+  constructor(private readonly context: StatusSinkDeps) {}
 
   /**
    * The channel, or undefined when Discord says it is gone or off limits for good. Anything else
