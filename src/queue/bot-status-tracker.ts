@@ -176,6 +176,9 @@ export class BotStatusTracker {
       const fingerprint = statusFingerprint(view);
       if (this.shown.get(jobId) === fingerprint) return;
       if (await this.sink.show(snapshot, view)) this.shown.set(jobId, fingerprint);
+      // Skipped in a saturated channel: offered again after the interval, or the job would keep
+      // showing a stale place in line (or "Queued" while it is held) until its next event.
+      else this.schedule(jobId);
     } catch (error) {
       this.log.warn({ err: error, jobId }, 'could not update the status message');
     }

@@ -52,6 +52,7 @@ describe('"Animate this image" (the command file)', () => {
     expect(kit.interaction.reply).toHaveBeenCalledWith({
       content: 'That message has no image attached. Pick a message with a PNG, JPEG or WebP image.',
       flags: MessageFlags.Ephemeral,
+      allowedMentions: { parse: [] },
     });
   });
 
@@ -63,10 +64,15 @@ describe('"Animate this image" (the command file)', () => {
       fields: { getTextInputValue: (name: string) => (name === 'prompt' ? 'a boat drifts' : '') },
     };
     await submitModal(interaction as unknown as ModalSubmitInteraction, kit.context);
-    expect(interaction.deferReply).toHaveBeenCalledWith({ flags: MessageFlags.Ephemeral });
-    expect(interaction.editReply).toHaveBeenCalledWith(
-      'That took too long and I lost the image; pick "Animate this image" again.',
-    );
+    // Acknowledged publicly (it would have become the status), then withdrawn and told privately.
+    expect(interaction.deferReply).toHaveBeenCalledWith({ withResponse: true });
+    expect(interaction.deleteReply).toHaveBeenCalledTimes(1);
+    expect(interaction.followUp).toHaveBeenCalledWith({
+      content: 'That took too long and I lost the image; pick "Animate this image" again.',
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: { parse: [] },
+    });
     expect(kit.service.submit).not.toHaveBeenCalled();
+    expect(kit.sink.update).not.toHaveBeenCalled();
   });
 });

@@ -1,6 +1,7 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { execute } from '../../commands/animate.js';
+import { UserFacingError } from '../../src/core/errors.js';
 import type { SubmitInput } from '../../src/service/generation-service.js';
 import {
   CHANNEL,
@@ -8,6 +9,7 @@ import {
   GUILD,
   INTERACTION,
   interactionBase,
+  REPLY,
   USER,
 } from '../support/discord-commands.js';
 import { STUB_SEED } from '../support/stub-service.js';
@@ -36,12 +38,13 @@ function invoke(options: Record<string, unknown>, attachments: Record<string, un
 }
 
 describe('/animate (the command file)', () => {
-  it('defers privately first, submits what was asked, posts the status, and answers with where it is', async () => {
+  it('acknowledges publicly first, submits what was asked, and shows the status in that reply', async () => {
     const kit = invoke({ prompt: 'a boat drifts', num_frames: 49, advanced: 'shift=3' });
     await kit.run();
-    expect(kit.interaction.deferReply).toHaveBeenCalledWith({ flags: MessageFlags.Ephemeral });
+    expect(kit.interaction.deferReply).toHaveBeenCalledTimes(1);
+    expect(kit.interaction.deferReply).toHaveBeenCalledWith({ withResponse: true });
     expect(kit.interaction.deferReply.mock.invocationCallOrder[0]).toBeLessThan(
-      kit.service.refusal.mock.invocationCallOrder[0]!,
+      kit.service.submit.mock.invocationCallOrder[0]!,
     );
     expect(kit.service.submit).toHaveBeenCalledTimes(1);
     const input = kit.service.submit.mock.calls[0]![0] as SubmitInput;
@@ -52,27 +55,56 @@ describe('/animate (the command file)', () => {
       origin: { requester: { platform: 'discord', userId: USER, displayName: 'Alice', scopeId: GUILD } },
       reportTo: { platform: 'discord', guildId: GUILD, channelId: CHANNEL },
     });
-    expect(kit.interaction.channel.send).toHaveBeenCalledTimes(1);
-    expect(kit.interaction.editReply).toHaveBeenCalledWith({
-      content: `Queued (#1): https://discord.com/channels/${GUILD}/${CHANNEL}/100000000000000009 · seed ${STUB_SEED}`,
-      allowedMentions: { parse: [] },
+    // No second message: the public reply is the job's status, queued first in its channel.
+    expect(kit.interaction.channel.send).not.toHaveBeenCalled();
+    expect(kit.messages.setStatus).toHaveBeenCalledWith(`dc-${INTERACTION}`, {
+      channelId: CHANNEL,
+      messageId: REPLY,
+      postedAt: kit.interaction.createdTimestamp,
     });
+    expect(kit.sink.update).toHaveBeenCalledTimes(1);
+    const [jobId, channelId, update] = kit.sink.update.mock.calls[0]! as [
+      string,
+      string,
+      { priority: string; payload: { embeds: { toJSON(): { description?: string; title?: string } }[] } },
+    ];
+    expect([jobId, channelId, update.priority]).toEqual([`dc-${INTERACTION}`, CHANNEL, 'first']);
+    expect(JSON.stringify(update.payload)).toContain('a boat drifts');
+    expect(JSON.stringify(update.payload)).toContain(String(STUB_SEED));
+    expect(kit.interaction.deleteReply).not.toHaveBeenCalled();
+    expect(kit.interaction.reply).not.toHaveBeenCalled();
   });
 
-  it('answers with what to fix, and queues nothing, when a setting is wrong', async () => {
+  it('answers with what to fix, privately and at once, and queues nothing, when a setting is wrong', async () => {
     const kit = invoke({ prompt: 'a boat drifts', advanced: 'num_frames=80' });
     await kit.run();
     expect(kit.service.submit).not.toHaveBeenCalled();
-    const [reply] = kit.interaction.editReply.mock.calls[0]! as [{ content: string }];
+    expect(kit.interaction.deferReply).not.toHaveBeenCalled();
+    const [reply] = kit.interaction.reply.mock.calls[0]! as [{ content: string; flags: number }];
+    expect(reply.flags).toBe(MessageFlags.Ephemeral);
     expect(reply.content).toMatch(/^Please fix:\n• .*num_frames must be a number of the form 4n\+1/);
   });
 
-  it("answers with the service's refusal, in Discord words, and queues nothing", async () => {
+  it("answers with the service's refusal, in Discord words, privately, and queues nothing", async () => {
     const kit = invoke({ prompt: 'a boat drifts' });
     kit.service.refusal.mockResolvedValueOnce({ reason: 'bot-cannot-post', missing: ['Attach Files'] });
     await kit.run();
     expect(kit.service.submit).not.toHaveBeenCalled();
-    const [reply] = kit.interaction.editReply.mock.calls[0]! as [{ content: string }];
+    expect(kit.interaction.deferReply).not.toHaveBeenCalled();
+    const [reply] = kit.interaction.reply.mock.calls[0]! as [{ content: string; flags: number }];
+    expect(reply.flags).toBe(MessageFlags.Ephemeral);
     expect(reply.content).toContain('Attach Files');
+  });
+
+  it('withdraws the public reply and says why privately when the service refuses after the ack', async () => {
+    const kit = invoke({ prompt: 'a boat drifts' });
+    kit.service.submit.mockRejectedValueOnce(new UserFacingError('the image could not be downloaded'));
+    await kit.run();
+    expect(kit.interaction.deferReply).toHaveBeenCalledWith({ withResponse: true });
+    expect(kit.interaction.deleteReply).toHaveBeenCalledTimes(1);
+    const [followUp] = kit.interaction.followUp.mock.calls[0]! as [{ content: string; flags: number }];
+    expect(followUp.flags).toBe(MessageFlags.Ephemeral);
+    expect(followUp.content).toContain('could not be downloaded');
+    expect(kit.sink.update).not.toHaveBeenCalled();
   });
 });

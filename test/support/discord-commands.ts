@@ -4,7 +4,11 @@ import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import type { DiscordContext } from '../../src/platforms/discord/context.js';
 import { discordAccess } from '../../src/platforms/discord/guards.js';
+import { ReplyTokens } from '../../src/platforms/discord/reply-tokens.js';
+import { DiscordSender } from '../../src/platforms/discord/sender.js';
 import type { PickedAttachment, StatusMessageRef } from '../../src/platforms/discord/store.js';
+import { AckGate } from '../../src/platforms/shared/ack-gate.js';
+import { MemoryBudget } from '../../src/platforms/shared/memory-budget.js';
 import type { GenerationService } from '../../src/service/generation-service.js';
 import type { PlatformFeed } from '../../src/service/platform-feed.js';
 import { stubFeed, stubService } from './stub-service.js';
@@ -19,6 +23,8 @@ export const GUILD = '100000000000000001';
 export const CHANNEL = '100000000000000002';
 export const USER = '100000000000000003';
 export const INTERACTION = '100000000000000004';
+/** The id of the interaction's own (deferred) reply. */
+export const REPLY = '100000000000000008';
 
 /** What the bot may do in the channel: everything it needs. */
 export const BOT_PERMISSIONS = new PermissionsBitField(
@@ -42,8 +48,17 @@ export function fakeDiscordContext() {
     picked: vi.fn(async (messageId: string, userId: string) => picks.get(`${messageId}:${userId}`)),
   };
   const config = parseConfig({ KINEMA_ROLE: 'bot' });
+  // The real per-channel sender and ack gate (an empty channel answers at once); the status sink is
+  // a spy: what the job's status message is asked to show is what the person sees.
+  const sender = new DiscordSender({ rest: { on: () => undefined } } as never);
+  const sink = { update: vi.fn(async (_jobId: string, _channelId: string, _update: unknown) => 'shown') };
   const context = {
     client: {},
+    sender,
+    sink,
+    acks: new AckGate(),
+    replies: new ReplyTokens(),
+    memory: new MemoryBudget(64 * 1024 * 1024),
     config,
     log: createLogger('silent'),
     service: service as unknown as GenerationService,
@@ -53,7 +68,7 @@ export function fakeDiscordContext() {
     links: {},
     cdnHosts: ['cdn.discordapp.com'],
   } as unknown as DiscordContext;
-  return { context, service, feed, messages, statuses };
+  return { context, service, feed, messages, statuses, sink };
 }
 
 /** A text channel the bot can post in; `send` answers with the new message's id. */
@@ -69,6 +84,9 @@ export function fakeChannel() {
 export function interactionBase(channel = fakeChannel()) {
   return {
     id: INTERACTION,
+    token: 'interaction-token',
+    createdTimestamp: Date.now(),
+    webhook: {},
     guildId: GUILD,
     channelId: CHANNEL,
     channel,
@@ -78,7 +96,10 @@ export function interactionBase(channel = fakeChannel()) {
     user: { id: USER, displayName: 'alice' },
     member: { displayName: 'Alice', roles: [] as string[] },
     client: { channels: { fetch: vi.fn(async () => null) } },
-    deferReply: vi.fn(async (_options: unknown) => undefined),
+    deferReply: vi.fn(async (_options: unknown) => ({ resource: { message: { id: REPLY } } })),
+    fetchReply: vi.fn(async () => ({ id: REPLY })),
+    deleteReply: vi.fn(async () => undefined),
+    followUp: vi.fn(async (_options: unknown) => undefined),
     editReply: vi.fn(async (_options: unknown) => undefined),
     reply: vi.fn(async (_options: unknown) => undefined),
     showModal: vi.fn(async (_modal: unknown) => undefined),

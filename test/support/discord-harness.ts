@@ -12,7 +12,6 @@ import {
   startDiscord,
 } from '../../src/platforms/discord/index.js';
 import { bucketOf } from '../../src/platforms/discord/sender.js';
-import type { PlatformHandle } from '../../src/platforms/platform.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
 import type { GenerationService } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';

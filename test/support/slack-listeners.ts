@@ -2,8 +2,10 @@ import type { App } from '@slack/bolt';
 import { vi } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { AckGate } from '../../src/platforms/shared/ack-gate.js';
 import type { SlackContext } from '../../src/platforms/slack/context.js';
 import { slackAccess } from '../../src/platforms/slack/intake.js';
+import { SlackSender } from '../../src/platforms/slack/sender.js';
 import type { SlackStatusRef } from '../../src/platforms/slack/store.js';
 import type { GenerationService } from '../../src/service/generation-service.js';
 import type { PlatformFeed } from '../../src/service/platform-feed.js';
@@ -80,6 +82,7 @@ export function fakeSlackContext() {
       jobsByMessage.set(`${ref.channel}:${ref.ts}`, jobId);
     }),
     jobOfMessage: vi.fn(async (messageId: string) => jobsByMessage.get(messageId)),
+    status: vi.fn(async (jobId: string) => statuses.get(jobId)),
   };
   const users = {
     displayName: vi.fn(async (userId: string) => (userId === USER ? 'Alice' : userId)),
@@ -99,6 +102,9 @@ export function fakeSlackContext() {
     links: {},
     fileHosts: ['files.slack.com'],
     botToken: 'xoxb-test',
+    // The real ack gate and per-channel sender: an idle channel sends at once.
+    acks: new AckGate(),
+    sender: new SlackSender(TEAM, 40, []),
   } as unknown as SlackContext;
   return { context, service, feed, client, messages, users, statuses, jobsByMessage };
 }

@@ -4,6 +4,7 @@ import type { CancelResult } from '../../src/queue/cancel.js';
 import type { JobRecord } from '../../src/queue/records.js';
 import type { Origin } from '../../src/service/checks.js';
 import type { Actor, RerunInput, SubmitInput, Submitted } from '../../src/service/generation-service.js';
+import type { ImageSource } from '../../src/service/input-images.js';
 import type { Refusal } from '../../src/service/refusals.js';
 
 /**
@@ -34,6 +35,7 @@ export function submittedFor(jobId: string, settings: GenerationSettings): Submi
 export function stubService() {
   return {
     refusal: vi.fn(async (_origin: Origin): Promise<Refusal | undefined> => undefined),
+    declaredImageProblem: vi.fn((_source: ImageSource, _label?: string): string | undefined => undefined),
     submit: vi.fn(
       async (input: SubmitInput): Promise<Submitted> => submittedFor(input.jobId, input.settings),
     ),

@@ -22,11 +22,8 @@ const embed = (id: string) =>
   (h.discord.message(id)?.embeds[0] ?? {}) as { title?: string; footer?: { text?: string } };
 const statusOf = (jobId: string) =>
   botMessages().find((m) => embed(m.id).footer?.text?.startsWith(`Job ${jobId}`));
-const reply = (interactionId: string) =>
-  waitFor(() => {
-    const original = h.discord.interaction(interactionId)?.originalMessageId;
-    return original ? h.discord.message(original)?.content || undefined : undefined;
-  }, 'the ephemeral reply');
+/** What the person was first shown: a private refusal, or the status their public reply became. */
+const reply = (interactionId: string) => h.answer(interactionId);
 
 async function animate(userId: string, prompt: string, channelId = h.channelId) {
   const invoked = h.discord.invokeSlashCommand({
