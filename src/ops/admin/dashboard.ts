@@ -78,7 +78,8 @@ function html(res: ServerResponse, status: number, nonce: string, body: string, 
       'content-security-policy': `default-src 'self'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
       'x-frame-options': 'DENY',
       'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
+      // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on our own form posts.
+      'referrer-policy': 'same-origin',
       ...(cookies.length > 0 ? { 'set-cookie': cookies } : {}),
     })
     .end(body);
