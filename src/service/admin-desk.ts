@@ -35,7 +35,7 @@ export interface AdminActor {
 export const OPERATOR: AdminActor = Object.freeze({
   platform: 'dashboard',
   userId: 'operator',
-  displayName: 'the operator (dashboard)',
+  displayName: 'the operator',
   serverAdmin: true,
 });
 

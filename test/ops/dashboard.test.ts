@@ -44,6 +44,7 @@ beforeAll(async () => {
     BACKEND: 'comfyui',
     COMFYUI_URL: comfy.url,
     ADMIN_TOKEN,
+    PRICE_TABLE: 'wan2.1=0.10,wan2.2-a14b=0.20,wan2.2-5b=0.15',
     DISCORD_TOKEN: discord.token,
     DISCORD_APPLICATION_ID: discord.applicationId,
     DISCORD_GUILD_ID: discord.guild().id,
@@ -126,9 +127,36 @@ describe('the admin dashboard (/admin) in headless Chromium', () => {
         .map((message) => (message.embeds[0] as { title?: string } | undefined)?.title ?? '');
     await expect
       .poll(titles, { timeout: 10_000 })
-      .toContainEqual(expect.stringMatching(/^Cancelled by the operator/));
+      .toContainEqual(expect.stringMatching(/^Cancelled by the operator \(admin\)/));
     await context.close();
   }, 90_000);
+
+  it('lists a finished job with its poster frame, duration and outcome', async () => {
+    comfy.configure({ steps: 4, stepDelayMs: 20 });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await logIn(page, ADMIN_TOKEN);
+    discord.invokeSlashCommand({
+      userId: ALICE,
+      channelId,
+      name: 'animate',
+      options: {
+        image: { bytes: await makePng(320, 240), filename: 'dog.png', contentType: 'image/png' },
+        prompt: 'finished quickly',
+      } as never,
+    });
+    const row = page.locator('#recent tr', { hasText: 'finished quickly' });
+    await expect.poll(() => row.locator('td').nth(5).textContent(), { timeout: 30_000 }).toBe('completed');
+    expect(await row.locator('td').nth(6).textContent()).toMatch(/^\d+\.\d min$/);
+    expect(await row.locator('td').nth(7).textContent()).toMatch(/^0\.\d0 USD$/);
+    const poster = row.locator('img.poster');
+    await expect
+      .poll(() => poster.evaluate((image) => (image as { naturalWidth: number }).naturalWidth), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThan(0);
+    await context.close();
+  }, 60_000);
 
   it('refuses a state-changing request without its CSRF token, and pauses and resumes with it', async () => {
     const context = await browser.newContext();
