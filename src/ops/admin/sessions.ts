@@ -55,7 +55,7 @@ export class AdminSessions {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A wrong token (or too many of them lately) is undefined; the right one opens a session. */
+  /** The right token opens a session; a wrong one is refused, and after ten in a minute every login is. */
   login(given: string): { id: string; session: Session } | 'refused' | 'throttled' {
     const now = this.now();
     this.failures = this.failures.filter((at) => at > now - 60_000);
