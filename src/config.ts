@@ -102,6 +102,13 @@ export const configFields = {
   HTTP_PORT: int(0, 65535, 3000),
   /** Public base URL of this service's HTTP port, for links to videos too large to upload. */
   PUBLIC_URL: optionalUrl,
+  /** Bearer token `GET /metrics` asks for; unset, the metrics are open to whoever reaches HTTP_PORT. */
+  METRICS_TOKEN: optionalString,
+  /** Turns the web dashboard on at /admin: the token its login asks for (16 characters or more). */
+  ADMIN_TOKEN: z.preprocess(
+    emptyAsUndefined,
+    z.string().min(16, { error: 'must be at least 16 characters (e.g. openssl rand -hex 24)' }).optional(),
+  ),
   LOG_LEVEL: z.preprocess(
     emptyAsUndefined,
     z
@@ -331,4 +338,6 @@ export const SECRET_SETTINGS = [
   'SLACK_SIGNING_SECRET',
   'SLACK_APP_TOKEN',
   'STORAGE_SECRET_ACCESS_KEY',
+  'METRICS_TOKEN',
+  'ADMIN_TOKEN',
 ] as const;

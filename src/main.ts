@@ -3,18 +3,24 @@
  * platforms that have credentials; `all` does both in one process.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createBackend, defaultModel } from './backends/index.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isEntryPoint } from './entry-point.js';
 import { createLogger, type Logger } from './log.js';
 import { checkFfmpeg, prepareForDelivery } from './media/video.js';
+import { AdminDashboard } from './ops/admin/dashboard.js';
+import { Metrics } from './ops/metrics.js';
 import { Pipeline } from './pipeline.js';
 import { type PlatformHandle, startPlatforms } from './platforms/index.js';
+import { deliveryQueueName } from './queue/connection.js';
 import { ModelAvailabilityRecord } from './queue/model-availability.js';
 import { settlesWithin } from './queue/settle-within.js';
+import { backendStatus } from './queue/worker-health.js';
 import { GenerationService } from './service/generation-service.js';
 import { nsfwClassifier } from './service/moderation/index.js';
 import { PublicLinks } from './service/public-links.js';
@@ -43,23 +49,70 @@ async function redisAnswers(connection: Redis): Promise<boolean> {
   return Promise.race([pong, sleep(HEALTH_PING_MS, false, { ref: false })]);
 }
 
-/** /healthz (Redis reachable) and /videos/… (large results); false for any other path. */
-function httpRoutes(pipeline: Pipeline, links: PublicLinks) {
-  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+type Route = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+/**
+ * /healthz (Redis reachable), /metrics, /admin… (when ADMIN_TOKEN is set) and /videos/… (large
+ * results); false for any other path.
+ */
+function httpRoutes(pipeline: Pipeline, links: PublicLinks, more: Route[]): Route {
+  return async (req, res) => {
     if (req.url === '/healthz') {
       const ok = await redisAnswers(pipeline.connection);
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'redis unreachable');
       return true;
     }
+    for (const route of more) if (await route(req, res)) return true;
     return links.handle(req, res);
   };
 }
 
-async function startHttpServer(
-  config: Config,
-  log: Logger,
-  routes: ReturnType<typeof httpRoutes>,
-): Promise<Server> {
+const QUEUE_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'] as const;
+
+/** The Prometheus metrics of this process (see src/ops/metrics.ts). */
+function processMetrics(config: Config, pipeline: Pipeline): Metrics {
+  return new Metrics(
+    {
+      queueJobs: () => pipeline.queue.queue.getJobCounts(...QUEUE_STATES),
+      workersOnline: async () => (await backendStatus(pipeline.connection, config.KINEMA_PREFIX)).online,
+    },
+    config.METRICS_TOKEN,
+  );
+}
+
+/** /admin, when ADMIN_TOKEN is set: the generation queue and each platform's deliveries in bull-board. */
+function adminDashboard(config: Config, pipeline: Pipeline, service: GenerationService, log: Logger) {
+  if (!config.ADMIN_TOKEN) return undefined;
+  const deliveries = ['discord', 'slack'].map(
+    (platform) =>
+      new Queue(deliveryQueueName(platform), {
+        connection: pipeline.connection,
+        prefix: config.KINEMA_PREFIX,
+      }),
+  );
+  const dashboard = new AdminDashboard({
+    token: config.ADMIN_TOKEN,
+    desk: service.operator,
+    queues: [pipeline.queue.queue, ...deliveries],
+    log,
+  });
+  log.info('admin dashboard on /admin (ADMIN_TOKEN)');
+  return { dashboard, close: () => Promise.allSettled(deliveries.map((queue) => queue.close())) };
+}
+
+function communityService(config: Config, pipeline: Pipeline): GenerationService {
+  return new GenerationService(pipeline.serviceDeps(), {
+    defaultModel: defaultModel(config),
+    limits: {
+      maxRunningPerUser: config.MAX_ACTIVE_PER_USER,
+      maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
+    },
+    maxInputBytes: config.MAX_INPUT_BYTES,
+    community: config,
+  });
+}
+
+async function startHttpServer(config: Config, log: Logger, routes: Route): Promise<Server> {
   const server = createServer((req, res) => {
     routes(req, res).then(
       (handled) => {
@@ -69,7 +122,9 @@ async function startHttpServer(
     );
   });
   await new Promise<void>((resolve) => server.listen(config.HTTP_PORT, resolve));
-  log.info({ port: config.HTTP_PORT }, 'HTTP: /healthz and /videos/…');
+  // The port bound, which is not HTTP_PORT when that is 0 (any free port).
+  const { port } = server.address() as AddressInfo;
+  log.info({ port }, 'HTTP: /healthz, /metrics, /admin and /videos/…');
   return server;
 }
 
@@ -128,18 +183,15 @@ export async function start(config: Config, log: Logger): Promise<Running> {
     config.PUBLIC_URL,
     ttl,
   );
-  const routes = httpRoutes(pipeline, links);
+  const metrics = processMetrics(config, pipeline);
+  const service = runsBot || config.ADMIN_TOKEN ? communityService(config, pipeline) : undefined;
+  const admin = service && adminDashboard(config, pipeline, service, log);
+  const routes = httpRoutes(pipeline, links, [
+    (req, res) => metrics.handle(req, res),
+    ...(admin ? [(req: IncomingMessage, res: ServerResponse) => admin.dashboard.handle(req, res)] : []),
+  ]);
   let platforms: PlatformHandle[] = [];
-  if (runsBot) {
-    const service = new GenerationService(pipeline.serviceDeps(), {
-      defaultModel: defaultModel(config),
-      limits: {
-        maxRunningPerUser: config.MAX_ACTIVE_PER_USER,
-        maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
-      },
-      maxInputBytes: config.MAX_INPUT_BYTES,
-      community: config,
-    });
+  if (runsBot && service) {
     platforms = await startPlatforms({
       config,
       service,
@@ -167,7 +219,9 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         pipeline.close(),
       ]);
       health?.closeAllConnections();
+      metrics.close();
       await Promise.all([
+        settlesWithin(admin?.close(), 500),
         settlesWithin(backend?.close?.(), 500),
         settlesWithin(health && new Promise((resolve) => health.close(resolve)), 500),
       ]);

@@ -1,6 +1,7 @@
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeliveryJobData, GenerationJobData, JobOutcome } from '../core/job.js';
+import { telemetry } from '../core/telemetry.js';
 import type { Logger } from '../log.js';
 import { RedisFileStore } from '../storage/redis-files.js';
 import { RunningJobs } from './running-jobs.js';
@@ -38,6 +39,12 @@ export class Deliveries {
   /** Idempotent per job: a job that finishes twice (stall, retry) is delivered once. */
   async send(jobId: string, data: GenerationJobData, outcome: JobOutcome): Promise<void> {
     await this.listener?.(jobId, data, outcome);
+    telemetry.jobFinished({
+      outcome: outcome.kind,
+      model: data.request.model,
+      backend: data.remote?.backend ?? 'none',
+      platform: data.requester.platform,
+    });
     if (!data.deliverVia) return;
     const keep = { age: 7 * 24 * 3600, count: 5_000 };
     await this.queue(data.deliverVia).add(
@@ -87,6 +94,10 @@ export class DeliveryWorker {
     this.results = new RedisFileStore(connection, { prefix });
     const deliver = async (job: Job<DeliveryJobData>) => {
       await handler(job.data, job);
+      telemetry.jobDelivered({
+        platform: job.data.requester.platform,
+        deliverySeconds: Math.max(0, Date.now() - job.timestamp) / 1000,
+      });
       const { outcome } = job.data;
       if (outcome.kind !== 'succeeded') return;
       // Posted is what matters; a video that could not be deleted still expires (RESULT_TTL_HOURS).

@@ -10,6 +10,7 @@ import {
   TransientError,
 } from '../core/errors.js';
 import type { GenerationJobData, RemoteTaskRef, VideoResult } from '../core/job.js';
+import { errorKind, telemetry } from '../core/telemetry.js';
 import { type Logger, redactText } from '../log.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { InputStore } from '../storage/inputs.js';
@@ -183,6 +184,9 @@ export class GenerationWorker {
     const abort = signal ?? new AbortController().signal;
     const progress = new WorkerProgressWriter(job, this.opts.progressIntervalMs);
     const started = Date.now();
+    if (job.attemptsMade === 0 && !job.data.remote) {
+      telemetry.jobStarted({ waitSeconds: Math.max(0, started - job.data.createdAt) / 1000 });
+    }
     let remote = job.data.remote;
     const ignored = this.deps.backend
       .describeIgnored(job.data.request)
@@ -285,6 +289,7 @@ export class GenerationWorker {
         ...(cost ? { cost } : {}),
       };
       await progress.write({ phase: 'delivering', percent: 100 }, true);
+      telemetry.jobRendered({ renderSeconds: result.renderMs / 1000 });
       await this.deps.deliveries.send(jobId, job.data, { kind: 'succeeded', result });
       return result;
     } catch (error) {
@@ -310,6 +315,7 @@ export class GenerationWorker {
         await this.deps.deliveries.send(jobId, job.data, { kind: 'cancelled', by });
         throw new UnrecoverableError(`cancelled${by ? ` by ${by}` : ''}`);
       }
+      telemetry.backendError({ backend: this.deps.backend.name, kind: errorKind(error) });
       const message = redactText(error instanceof Error ? error.message : String(error));
       if (isPermanent(error)) {
         log.warn({ err: error }, 'job failed');

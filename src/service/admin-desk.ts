@@ -28,6 +28,17 @@ export interface AdminActor {
   serverAdmin: boolean;
 }
 
+/**
+ * The operator at the web dashboard (they hold ADMIN_TOKEN): a bot owner. Recognised by identity,
+ * so no platform can claim it by filling in fields.
+ */
+export const OPERATOR: AdminActor = Object.freeze({
+  platform: 'dashboard',
+  userId: 'operator',
+  displayName: 'the operator',
+  serverAdmin: true,
+});
+
 export interface ServerQueue {
   rendering: JobView[];
   /** In the order they will start (fair turns); held jobs last. */
@@ -68,7 +79,7 @@ export class AdminDesk {
   ) {}
 
   isOwner(actor: AdminActor): boolean {
-    return this.community.isOwner(actor.platform, actor.userId);
+    return actor === OPERATOR || this.community.isOwner(actor.platform, actor.userId);
   }
 
   /** The actor's server, once they may administer it. */

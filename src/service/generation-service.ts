@@ -34,6 +34,7 @@ import { Community, type CommunityEnv } from './community.js';
 import { type ImageSource, InputImages } from './input-images.js';
 import { MemberDesk } from './member-desk.js';
 import type { ImageClassifier, TextVerdict } from './moderation/index.js';
+import { OperatorDesk } from './operator-desk.js';
 import { underPersonLock } from './person-lock.js';
 import { type FeedOptions, PlatformFeed, type StatusSink } from './platform-feed.js';
 import { type Refusal, RefusedError } from './refusals.js';
@@ -123,6 +124,8 @@ export class GenerationService {
   readonly members: MemberDesk;
   /** A server's queue, pauses, settings, audit and spend, and cancel by id (`/kinema-admin`). */
   readonly admin: AdminDesk;
+  /** The whole bot for the web dashboard (/admin), acting through `admin` as a bot owner. */
+  readonly operator: OperatorDesk;
   private readonly userJobs: UserJobs;
   private readonly serverJobs: UserJobs;
   private readonly images: InputImages;
@@ -163,6 +166,14 @@ export class GenerationService {
     ];
     this.members = new MemberDesk(community, deps.queue, this.userJobs);
     this.admin = new AdminDesk(community, deps.queue, this.serverJobs, (request) => deps.cancel(request));
+    this.operator = new OperatorDesk({
+      admin: this.admin,
+      queue: deps.queue,
+      audit: { recent: (query) => community.audit.recent(query) },
+      results: deps.results,
+      backendStatus: () => deps.backendStatus(),
+      unavailableModels: () => deps.unavailableModels(),
+    });
   }
 
   private serverSettings(origin: Origin): Promise<ServerSettingValues> {

@@ -69,7 +69,7 @@ export async function startDiscord(
     links: platform.links,
     cdnHosts,
     sender: new DiscordSender(client, options.channelBudget ?? DISCORD_CHANNEL_BUDGET),
-    acks: new AckGate(),
+    acks: new AckGate('discord'),
     replies: new ReplyTokens(),
     memory: new MemoryBudget(config.UPLOAD_MEMORY_MB * 1024 * 1024),
   } as DiscordContext;

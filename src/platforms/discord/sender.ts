@@ -38,7 +38,7 @@ export class DiscordSender {
   private readonly tokens = new Map<string, { channelId: string; until: number }>();
 
   constructor(client: Client, budget: SendBudget = DISCORD_CHANNEL_BUDGET) {
-    this.scheduler = new SendScheduler(() => budget);
+    this.scheduler = new SendScheduler(() => budget, 'discord');
     client.rest.on(RESTEvents.Response, (request, response) => {
       if (response.status !== 429) return;
       const seconds = Number(response.headers.get('retry-after'));

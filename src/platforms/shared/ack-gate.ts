@@ -1,3 +1,5 @@
+import { telemetry } from '../../core/telemetry.js';
+
 /**
  * Acks first (issue 10 item 3): under a burst, every command is acknowledged before the slower work
  * of any command starts. A command acknowledges through `ack` (nothing but the defer runs before
@@ -10,11 +12,17 @@ export class AckGate {
   private readonly inFlight = new Set<number>();
   private waiters: { upTo: number; resolve: () => void }[] = [];
 
+  /** `platform` labels the time each acknowledgement took (kinema_ack_seconds). */
+  constructor(private readonly platform = 'chat') {}
+
   async ack<T>(acknowledge: () => Promise<T>): Promise<T> {
     const id = ++this.started;
     this.inFlight.add(id);
+    const startedAt = performance.now();
     try {
-      return await acknowledge();
+      const answer = await acknowledge();
+      telemetry.acked({ platform: this.platform, seconds: (performance.now() - startedAt) / 1000 });
+      return answer;
     } finally {
       this.inFlight.delete(id);
       this.wake();

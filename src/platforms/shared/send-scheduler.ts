@@ -1,3 +1,5 @@
+import { telemetry } from '../../core/telemetry.js';
+
 /**
  * The one place where chat messages are sent (issue 10 item 1). Every message create and edit of a
  * platform goes through one scheduler per process, which knows each budget before the platform says
@@ -115,8 +117,14 @@ export class SendScheduler {
   private seq = 0;
   private closed = false;
 
-  /** `budget` names the budget of each bucket (read once per bucket). */
-  constructor(private readonly budget: (bucket: string) => SendBudget) {}
+  /**
+   * `budget` names the budget of each bucket (read once per bucket); `platform` labels the 429s
+   * counted (kinema_chat_rate_limited_total).
+   */
+  constructor(
+    private readonly budget: (bucket: string) => SendBudget,
+    private readonly platform = 'chat',
+  ) {}
 
   /** Queues an operation; the ticket says at once whether it was accepted. */
   schedule<T>(request: SendRequest<T>): SendTicket<T> {
@@ -186,6 +194,7 @@ export class SendScheduler {
   /** Counts a 429 and pauses the bucket for the class it hit and every less important one. */
   rateLimited(bucketName: string, retryAfterMs: number, hit: SendPriority = 'urgent'): void {
     this.stats.rateLimited += 1;
+    telemetry.chatRateLimited({ platform: this.platform });
     const bucket = this.bucket(bucketName);
     bucket.pauses.push({ fromRank: RANK[hit], until: Date.now() + Math.max(0, retryAfterMs) });
     this.pump(bucketName, bucket);
@@ -346,6 +355,7 @@ export class SendScheduler {
           if (error instanceof RateLimitedError && !this.closed) {
             this.requeue(bucket, task);
             this.stats.rateLimited += 1;
+            telemetry.chatRateLimited({ platform: this.platform });
             const fromRank = error.pauseFrom ? RANK[error.pauseFrom] : task.rank;
             bucket.pauses.push({ fromRank, until: Date.now() + error.retryAfterMs });
             done(false);

@@ -70,6 +70,12 @@ export async function startSlack(
   const routes: CustomRoute[] = [
     { path: '/healthz', method: ['GET'], handler: (req, res) => serve(platform, req, res) },
     { path: '/videos/:token/:name', method: ['GET'], handler: (req, res) => serve(platform, req, res) },
+    { path: '/metrics', method: ['GET', 'HEAD'], handler: (req, res) => serve(platform, req, res) },
+    {
+      path: '/admin{/*rest}',
+      method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      handler: (req, res) => serve(platform, req, res),
+    },
   ];
   // botId and botUserId given: Bolt skips its own auth.test.
   const app = socketMode
@@ -123,7 +129,7 @@ export async function startSlack(
       clients.web,
       clients.delivery,
     ]),
-    acks: new AckGate(),
+    acks: new AckGate('slack'),
   } as SlackContext;
   const sink = new SlackStatusSink(context);
   context.feed = service.feed('slack', sink, { statusIntervalMs: options.statusIntervalMs ?? 10_000 });

@@ -44,7 +44,7 @@ export class SlackSender {
     editsPerMinute: number,
     waitingClients: webApi.WebClient[],
   ) {
-    this.scheduler = new SendScheduler(slackBudget(editsPerMinute));
+    this.scheduler = new SendScheduler(slackBudget(editsPerMinute), 'slack');
     for (const client of waitingClients) {
       client.on(
         webApi.WebClientEvent.RATE_LIMITED,
