@@ -71,7 +71,7 @@ function buildDefinition() {
     option
       .setName('advanced')
       .setDescription(
-        'More settings as key=value, e.g. shift=3 tea_cache=0 (see /animate help in the README)',
+        'More settings as key=value, e.g. shift=3 tea_cache=0 (every setting: /kinema help)',
       )
       .setMaxLength(1000),
   );
