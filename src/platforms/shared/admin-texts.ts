@@ -9,8 +9,8 @@ import { type CommandWords, fitLines, quoted, unix } from './command-words.js';
 
 /** What the admin commands show (`pause`, `resume`, `queue`, `cancel`, `config`, `audit`), in any platform's words. */
 
-const who = (requester: { userId: string; displayName?: string }) =>
-  requester.displayName ?? requester.userId;
+const who = (requester: { userId: string; displayName?: string }, w: CommandWords) =>
+  w.escape(requester.displayName ?? requester.userId);
 
 export function queueText(queue: ServerQueue, w: CommandWords): string {
   if (queue.rendering.length + queue.waiting.length === 0)
@@ -20,7 +20,7 @@ export function queueText(queue: ServerQueue, w: CommandWords): string {
   for (const view of queue.rendering) {
     const percent = view.percent !== undefined ? ` ${view.percent}%` : '';
     lines.push(
-      `• \`${view.jobId}\` ${who(view.requester)} · ${quoted(view.prompt, 60)} · ${view.phase ?? 'starting'}${percent}`,
+      `• \`${view.jobId}\` ${who(view.requester, w)} · ${quoted(view.prompt, w, 60)} · ${view.phase ?? 'starting'}${percent}`,
     );
   }
   if (queue.waiting.length > 0)
@@ -35,7 +35,7 @@ export function queueText(queue: ServerQueue, w: CommandWords): string {
           : 'waiting';
     const relaxed = view.relaxed ? ' · relaxed' : '';
     lines.push(
-      `• ${where} · \`${view.jobId}\` ${who(view.requester)} · ${quoted(view.prompt, 60)}${relaxed}`,
+      `• ${where} · \`${view.jobId}\` ${who(view.requester, w)} · ${quoted(view.prompt, w, 60)}${relaxed}`,
     );
   }
   lines.push(`Cancel one with \`${w.admin} cancel\` and its job id or a link to its message.`);
@@ -96,8 +96,8 @@ export function auditText(records: readonly AuditRecord[], w: CommandWords): str
     const parts = [
       w.date(unix(record.submittedAt)),
       `\`${record.jobId}\``,
-      record.requesterName ?? record.requesterId,
-      quoted(record.prompt, 60),
+      w.escape(record.requesterName ?? record.requesterId),
+      quoted(record.prompt, w, 60),
       record.model,
       capitalise(record.outcome),
     ];

@@ -14,6 +14,8 @@ export interface CommandWords {
   date(unix: number): string;
   /** Where a job was asked for. */
   place(place: JobPlace): string;
+  /** Text people typed, made safe to show (no pings, no fake links). */
+  escape(text: string): string;
   /** What the platform calls a server. */
   server: 'server' | 'workspace';
   /** How the commands are typed there: `/kinema` and `/kinema-admin`, or `/animate` and `/animate admin`. */
@@ -23,9 +25,9 @@ export interface CommandWords {
   max: number;
 }
 
-/** `“prompt”`, shortened to fit a list line. */
-export const quoted = (prompt: string, max = 80) =>
-  `“${prompt.length > max ? `${prompt.slice(0, max - 1)}…` : prompt}”`;
+/** `“prompt”`, shortened to fit a list line and escaped. */
+export const quoted = (prompt: string, w: Pick<CommandWords, 'escape'>, max = 80) =>
+  `“${w.escape(prompt.length > max ? `${prompt.slice(0, max - 1)}…` : prompt)}”`;
 
 export const unix = (ms: number) => Math.round(ms / 1000);
 

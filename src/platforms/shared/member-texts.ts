@@ -29,7 +29,7 @@ const linked = (links: JobLinks, jobId: string, text: string, w: CommandWords) =
 };
 
 function inFlightLine(view: JobView, links: JobLinks, w: CommandWords): string {
-  const parts = [quoted(view.prompt)];
+  const parts = [quoted(view.prompt, w)];
   if (view.state === 'rendering') {
     parts.push(
       `${PHASE[view.phase ?? 'queued'] ?? view.phase}${view.percent !== undefined ? ` ${view.percent}%` : ''}`,
@@ -67,7 +67,11 @@ export function jobsText(jobs: PersonJobs, links: JobLinks, w: CommandWords): st
   if (jobs.recent.length > 0) {
     lines.push(w.bold('Recent'));
     for (const job of jobs.recent) {
-      const parts = [quoted(job.prompt), OUTCOME[job.outcome] ?? job.outcome, w.time(unix(job.finishedAt))];
+      const parts = [
+        quoted(job.prompt, w),
+        OUTCOME[job.outcome] ?? job.outcome,
+        w.time(unix(job.finishedAt)),
+      ];
       const link = linked(links, job.jobId, job.outcome === 'succeeded' ? 'video' : 'message', w);
       if (link) parts.push(link);
       lines.push(`• ${parts.join(' · ')}`);
@@ -157,7 +161,7 @@ export function historyText(videos: readonly MadeVideo[], links: JobLinks, w: Co
   if (videos.length === 0) return 'You have not made any videos yet (or they are older than 30 days).';
   const lines = [w.bold(`Your last ${videos.length} video${videos.length === 1 ? '' : 's'}`)];
   for (const video of videos) {
-    const parts = [quoted(video.prompt, 120), `seed ${video.seed}`, modelName(video.model)];
+    const parts = [quoted(video.prompt, w, 120), `seed ${video.seed}`, modelName(video.model)];
     if (video.durationSeconds) parts.push(`${video.durationSeconds.toFixed(1)} s`);
     else if (video.numFrames) parts.push(`${video.numFrames} frames`);
     parts.push(w.date(unix(video.finishedAt)));
