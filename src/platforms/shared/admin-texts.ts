@@ -5,7 +5,7 @@ import type { AuditRecord } from '../../service/moderation/index.js';
 import type { PauseState } from '../../service/pause.js';
 import type { ServerSettingName, SetResult } from '../../service/server-settings.js';
 import { capitalise } from './answers.js';
-import { type CommandWords, fitLines, quoted, unix } from './command-words.js';
+import { type CommandWords, fitLines, PHASE, quoted, unix } from './command-words.js';
 
 /** What the admin commands show (`pause`, `resume`, `queue`, `cancel`, `config`, `audit`), in any platform's words. */
 
@@ -20,7 +20,7 @@ export function queueText(queue: ServerQueue, w: CommandWords): string {
   for (const view of queue.rendering) {
     const percent = view.percent !== undefined ? ` ${view.percent}%` : '';
     lines.push(
-      `• \`${view.jobId}\` ${who(view.requester, w)} · ${quoted(view.prompt, w, 60)} · ${view.phase ?? 'starting'}${percent}`,
+      `• \`${view.jobId}\` ${who(view.requester, w)} · ${quoted(view.prompt, w, 60)} · ${PHASE[view.phase ?? 'queued'] ?? view.phase}${percent}`,
     );
   }
   if (queue.waiting.length > 0)

@@ -46,3 +46,13 @@ export function fitLines(lines: readonly string[], max: number): string {
   }
   return kept.join('\n');
 }
+
+/** A rendering job's phase, as a list line says it. */
+export const PHASE: Record<string, string> = {
+  queued: 'starting',
+  uploading: 'uploading the image',
+  submitted: 'waiting for a GPU',
+  running: 'generating',
+  encoding: 'preparing the video',
+  delivering: 'posting the video',
+};

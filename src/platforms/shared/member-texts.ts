@@ -5,21 +5,12 @@ import type { JobView } from '../../service/job-views.js';
 import type { PersonJobs, QuotaLine, QuotaStatus } from '../../service/member-desk.js';
 import type { MadeVideo } from '../../service/person-history.js';
 import type { QuotaScope } from '../../service/quotas.js';
-import { type CommandWords, fitLines, quoted, unix } from './command-words.js';
+import { type CommandWords, fitLines, PHASE, quoted, unix } from './command-words.js';
 
 /** What the member commands show (`jobs`, `quota`, `help`, `history`), in any platform's words. */
 
 /** Links to each job's status or result message, found by the platform; absent when unknown. */
 export type JobLinks = ReadonlyMap<string, string>;
-
-const PHASE: Record<string, string> = {
-  queued: 'starting',
-  uploading: 'uploading the image',
-  submitted: 'waiting for a GPU',
-  running: 'generating',
-  encoding: 'preparing the video',
-  delivering: 'posting the video',
-};
 
 const modelName = (model: string) => MODEL_PROFILES[model as keyof typeof MODEL_PROFILES]?.label ?? model;
 

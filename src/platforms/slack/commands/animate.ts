@@ -7,8 +7,6 @@ import { adminAnswer } from './admin.js';
 import { helpText, MEMBER_SUBCOMMANDS, type MemberSubcommand, memberAnswer } from './member.js';
 import { answerPrivately } from './views.js';
 
-export { helpText };
-
 /**
  * `/animate jobs|quota|history|help` and `/animate admin …` answer privately (member.ts, admin.ts).
  * `/animate [prompt]`: slash commands carry no files, so the answer is a modal with a file input,
