@@ -1,5 +1,4 @@
 import { CANCEL_ANSWER } from '../../core/status-text.js';
-import type { CancelResult } from '../../queue/cancel.js';
 import type { ServerQueue, SettingsView } from '../../service/admin-desk.js';
 import type { AuditRecord } from '../../service/moderation/index.js';
 import type { PauseState } from '../../service/pause.js';
@@ -62,7 +61,7 @@ export function resumedText(state: PauseState & { resumed?: number }, w: Command
   return `${pauseText(state, w)}${back}`;
 }
 
-export const cancelText = (result: CancelResult) => CANCEL_ANSWER[result];
+export const cancelText = (result: keyof typeof CANCEL_ANSWER) => CANCEL_ANSWER[result];
 
 const shown = (value: unknown) =>
   Array.isArray(value) ? (value.length ? value.join(', ') : '(none)') : JSON.stringify(value);
