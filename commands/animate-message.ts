@@ -62,7 +62,7 @@ export async function execute(
           .setCustomId('advanced')
           // Discord allows 45 characters in a label.
           .setLabel('More settings, e.g. num_frames=49 seed=7')
-          .setPlaceholder('key=value pairs; see /animate advanced')
+          .setPlaceholder('key=value pairs, e.g. shift=3; every setting: /kinema help')
           .setStyle(TextInputStyle.Short)
           .setRequired(false)
           .setMaxLength(1000),

@@ -70,9 +70,7 @@ function buildDefinition() {
   builder.addStringOption((option) =>
     option
       .setName('advanced')
-      .setDescription(
-        'More settings as key=value, e.g. shift=3 tea_cache=0 (see /animate help in the README)',
-      )
+      .setDescription('More settings as key=value, e.g. shift=3 tea_cache=0 (every setting: /kinema help)')
       .setMaxLength(1000),
   );
   return { json: builder.toJSON(), advancedFields: others };

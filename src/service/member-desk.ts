@@ -2,7 +2,7 @@ import type { Requester } from '../core/job.js';
 import { type GenerationQueue, personOf } from '../queue/generation-queue.js';
 import type { Community } from './community.js';
 import { type JobView, jobViews } from './job-views.js';
-import type { FinishedJob } from './person-history.js';
+import type { FinishedJob, MadeVideo } from './person-history.js';
 import { QUOTA_WINDOW_MS, type QuotaScope } from './quotas.js';
 import { serverOf } from './server-settings.js';
 import type { UserJobs } from './user-jobs.js';
@@ -37,7 +37,7 @@ export interface QuotaStatus {
   lines: Record<QuotaScope, QuotaLine>;
 }
 
-/** What a member may see of their own: their jobs and their quota (`/kinema jobs`, `/kinema quota`). */
+/** What a member may see of their own: their jobs, quota and videos (`/kinema jobs`, `quota`, `history`). */
 export class MemberDesk {
   constructor(
     private readonly community: Community,
@@ -54,6 +54,11 @@ export class MemberDesk {
       this.community.history.recent(person, recent),
     ]);
     return { ...jobViews(load.jobs, positions), recent: finished };
+  }
+
+  /** The person's own last videos (every server), newest first: `/kinema history`. Nobody else's. */
+  historyOf(requester: Requester, limit = 20): Promise<MadeVideo[]> {
+    return this.community.history.videos(personOf(requester), limit);
   }
 
   /** Used, left and when it frees up, under the settings of the server the person asks from. */

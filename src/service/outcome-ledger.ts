@@ -40,15 +40,34 @@ export function outcomeLedger(community: Community, log: Logger): OutcomeListene
         ...(cost ? { cost } : {}),
         ...(outcome.kind === 'succeeded' ? { seed: outcome.result.seed } : {}),
       });
-      await community.history.add(personOf(data.requester), {
-        jobId,
-        outcome: outcome.kind,
-        finishedAt: Date.now(),
-        prompt: data.request.prompt,
-        model: data.request.model,
-        ...(data.place ? { place: data.place } : {}),
-        ...(detail ? { detail } : {}),
-      });
+      const finishedAt = Date.now();
+      const place = data.place ? { place: data.place } : {};
+      const video =
+        outcome.kind === 'succeeded'
+          ? {
+              jobId,
+              finishedAt,
+              prompt: data.request.prompt,
+              model: data.request.model,
+              seed: outcome.result.seed,
+              numFrames: data.request.num_frames,
+              ...(outcome.result.durationSeconds ? { durationSeconds: outcome.result.durationSeconds } : {}),
+              ...place,
+            }
+          : undefined;
+      await community.history.add(
+        personOf(data.requester),
+        {
+          jobId,
+          outcome: outcome.kind,
+          finishedAt,
+          prompt: data.request.prompt,
+          model: data.request.model,
+          ...place,
+          ...(detail ? { detail } : {}),
+        },
+        video,
+      );
     } catch (error) {
       log.warn({ err: error, jobId }, 'could not record the outcome (audit, quota, history)');
     }

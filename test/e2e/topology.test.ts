@@ -68,7 +68,7 @@ describe('a worker on the GPU box and the bot elsewhere, sharing Redis', () => {
       REDIS_URL: TEST_REDIS_URL,
     });
     expect(await deploy.exited).toBe(0);
-    expect(deploy.output()).toMatch(/Registered 2 commands \(guild/);
+    expect(deploy.output()).toMatch(/Registered 4 commands \(guild/);
 
     const worker = start('worker', { BACKEND: 'comfyui', COMFYUI_URL: comfy.url });
     const bot = start('bot', discordEnv);

@@ -17,6 +17,11 @@ export function refusalText(refusal: Refusal): string {
   switch (refusal.reason) {
     case 'channel-not-allowed':
       return `Kinema is not enabled in this channel; try ${refusal.allowed.map((id) => `<#${id}>`).join(', ')}.`;
+    case 'admin-only':
+      if (refusal.needs === 'server-admin') {
+        return 'Only members with the Manage Server permission (or the bot’s owners) can use /kinema-admin.';
+      }
+      return neutral(refusal, DISCORD_WORDS);
     default:
       return neutral(refusal, DISCORD_WORDS);
   }

@@ -1,4 +1,4 @@
-import { MessageFlags, type RepliableInteraction } from 'discord.js';
+import { type InteractionEditReplyOptions, MessageFlags, type RepliableInteraction } from 'discord.js';
 import type { DiscordContext } from './context.js';
 
 /**
@@ -28,16 +28,17 @@ export async function deferPrivately(context: DiscordContext, interaction: Repli
   await context.acks.ack(() => interaction.deferReply({ flags: MessageFlags.Ephemeral }));
 }
 
-/** The answer to a private defer, in the channel's turn. */
+/** The answer to a private defer, in the channel's turn: a text, or a whole message (embeds, buttons). */
 export async function editPrivateReply(
   context: DiscordContext,
   interaction: RepliableInteraction,
-  text: string,
+  answer: string | InteractionEditReplyOptions,
 ): Promise<void> {
+  const payload = typeof answer === 'string' ? { content: answer } : answer;
   await context.sender.send({
     channelId: channelOf(interaction),
     priority: 'urgent',
-    run: () => interaction.editReply({ content: text, ...quiet }),
+    run: () => interaction.editReply({ ...payload, ...quiet }),
   });
 }
 

@@ -30,6 +30,8 @@ export interface SlackIdentity {
   botUserId: string;
   botId: string;
   teamId: string;
+  /** The workspace's address (`https://<domain>.slack.com/`), for links to messages. */
+  url?: string;
 }
 
 /**

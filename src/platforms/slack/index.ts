@@ -180,7 +180,12 @@ async function whoAmI(client: webApi.WebClient): Promise<SlackIdentity> {
   try {
     const auth = await client.auth.test();
     if (!auth.user_id || !auth.team_id) throw new Error('auth.test did not name the bot user');
-    return { botUserId: auth.user_id, botId: auth.bot_id ?? '', teamId: auth.team_id };
+    return {
+      botUserId: auth.user_id,
+      botId: auth.bot_id ?? '',
+      teamId: auth.team_id,
+      ...(auth.url ? { url: auth.url } : {}),
+    };
   } catch (error) {
     const code = slackErrorCode(error);
     throw new Error(

@@ -15,6 +15,11 @@ export function refusalText(refusal: Refusal): string {
   switch (refusal.reason) {
     case 'not-owner':
       return 'Only the person who asked for this video (or a workspace admin) can cancel it.';
+    case 'admin-only':
+      if (refusal.needs === 'server-admin') {
+        return 'Only workspace admins and owners (or the bot’s owners) can use `/animate admin`.';
+      }
+      return neutral(refusal, SLACK_WORDS);
     default:
       return neutral(refusal, SLACK_WORDS);
   }

@@ -133,6 +133,8 @@ export class InteractionPayloads {
     message?: JsonObject;
     user_id?: string;
     trigger_id?: string;
+    /** A click on an ephemeral message (a response_url answer): `container.is_ephemeral` is true. */
+    ephemeral?: boolean;
   }): JsonObject {
     const { ws } = this;
     const channel = ws.channelRef(p.channel_id ?? ws.defaultChannelId);
@@ -158,7 +160,12 @@ export class InteractionPayloads {
       user,
       api_app_id: ws.appId,
       token: ws.verificationToken,
-      container: { type: 'message', message_ts: messageTs, channel_id: channel.id, is_ephemeral: false },
+      container: {
+        type: 'message',
+        message_ts: messageTs,
+        channel_id: channel.id,
+        is_ephemeral: p.ephemeral ?? false,
+      },
       trigger_id: p.trigger_id ?? ws.triggerId(),
       team: ws.teamRef(),
       enterprise: null,

@@ -48,7 +48,12 @@ describe('Discord /animate end to end through the real discord.js', () => {
     const animateCommand = commands.find((command) => command.name === 'animate') as {
       options: { name: string; type: number; required?: boolean; choices?: unknown[] }[];
     };
-    expect(commands.map((command) => command.name).sort()).toEqual(['Animate this image', 'animate']);
+    expect(commands.map((command) => command.name).sort()).toEqual([
+      'Animate this image',
+      'animate',
+      'kinema',
+      'kinema-admin',
+    ]);
     const names = animateCommand.options.map((option) => option.name);
     expect(names.slice(0, 2)).toEqual(['image', 'prompt']);
     expect(names).toEqual(

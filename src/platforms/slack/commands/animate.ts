@@ -1,26 +1,14 @@
 import type { App } from '@slack/bolt';
-import { FIELD_INFO } from '../../../core/request.js';
 import { SLACK_IDS, type SlackContext } from '../context.js';
 import { refusedHere } from '../intake.js';
 import { splitMessage } from '../settings.js';
 import { animateModal } from '../views/animate-modal.js';
-
-/** `/animate help`: every setting, from the same schema the modal is built from. */
-export function helpText(): string {
-  const common = FIELD_INFO.filter((field) => field.common && field.name !== 'prompt');
-  const others = FIELD_INFO.filter((field) => !field.common);
-  return [
-    '*Kinema turns an image and a prompt into a short video.*',
-    '• `/animate [prompt]` opens a form: attach the image, write the prompt, pick options.',
-    '• Mention me in a message with an image: `@Kinema the cat yawns num_frames=49`.',
-    '• On any message with an image: ⋮ → *Animate this image*.',
-    '• On a result: *Rerun (new seed)* or react :game_die: / :repeat:. Cancel with the button or :x:.',
-    `*Options:* ${common.map((field) => `\`${field.name}\``).join(', ')}`,
-    `*Advanced (key=value):* ${others.map((field) => `\`${field.name}\``).join(', ')}, \`resolution\` (480p/720p), \`seconds\``,
-  ].join('\n');
-}
+import { adminAnswer } from './admin.js';
+import { helpText, MEMBER_SUBCOMMANDS, type MemberSubcommand, memberAnswer } from './member.js';
+import { answerPrivately } from './views.js';
 
 /**
+ * `/animate jobs|quota|history|help` and `/animate admin …` answer privately (member.ts, admin.ts).
  * `/animate [prompt]`: slash commands carry no files, so the answer is a modal with a file input,
  * opened at once (the trigger_id is single-use and expires after about 3 s).
  */
@@ -29,6 +17,22 @@ export function register(app: App, context: SlackContext): void {
     const text = command.text?.trim() ?? '';
     if (/^help$/i.test(text)) {
       await context.acks.ack(() => ack({ response_type: 'ephemeral', text: helpText() }));
+      return;
+    }
+    const [first = '', ...rest] = text.split(/\s+/);
+    const sub = first.toLowerCase();
+    if (MEMBER_SUBCOMMANDS.includes(sub as MemberSubcommand) && rest.length === 0) {
+      await context.acks.ack(() => ack());
+      await context.acks.settled();
+      await answerPrivately(context, respond, () =>
+        memberAnswer(context, sub as MemberSubcommand, command.user_id),
+      );
+      return;
+    }
+    if (sub === 'admin') {
+      await context.acks.ack(() => ack());
+      await context.acks.settled();
+      await answerPrivately(context, respond, () => adminAnswer(context, rest.join(' '), command.user_id));
       return;
     }
     const refused = await refusedHere(context, command.user_id, command.channel_id);

@@ -150,7 +150,7 @@ export function animateModal(origin: ModalOrigin, prefill: { prompt?: string; ad
     label: plain('Advanced settings'),
     hint: plain(
       truncate(
-        `key=value pairs, e.g. shift=3 tea_cache=0. Also: ${OTHER_FIELDS.map((f) => f.name).join(', ')}`,
+        `key=value pairs, e.g. shift=3 tea_cache=0 (ranges and defaults: /animate help). Also: ${OTHER_FIELDS.map((f) => f.name).join(', ')}`,
         2000,
       ),
     ),
