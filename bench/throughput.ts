@@ -143,8 +143,29 @@ async function rawBullmqRun(data: GenerationJobData) {
   return { enqueueMs, totalMs };
 }
 
+/** Commands Redis has processed so far (every client's, so this bench should run alone). */
+async function commandsProcessed(): Promise<number> {
+  return Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? Number.NaN);
+}
+/** Calls per Redis command so far (every client's). */
+async function commandCalls(): Promise<Map<string, number>> {
+  const stats = await redis.info('commandstats');
+  return new Map([...stats.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+}
+let before = await commandsProcessed();
+const callsBefore = await commandCalls();
 const piped = await pipelineRun();
+const pipedCommands = (await commandsProcessed()) - before;
+const callsAfter = await commandCalls();
+const busiest = [...callsAfter]
+  .map(([name, calls]) => [name, (calls - (callsBefore.get(name) ?? 0)) / jobs] as const)
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, 6)
+  .map(([name, perJob]) => `${name} ${perJob.toFixed(0)}`)
+  .join(', ');
+before = await commandsProcessed();
 const raw = await rawBullmqRun(piped.data);
+const rawCommands = (await commandsProcessed()) - before;
 const rate = (ms: number) => jobs / (ms / 1000);
 console.log(`queue path: ${jobs} jobs, worker concurrency ${concurrency}, result ${tinyResult.length} B`);
 console.log(
@@ -152,6 +173,9 @@ console.log(
 );
 console.log(
   `  raw BullMQ: add ${rate(raw.enqueueMs).toFixed(0)} jobs/s, add → all processed ${rate(raw.totalMs).toFixed(0)} jobs/s`,
+);
+console.log(
+  `  Redis commands per job: pipeline ${(pipedCommands / jobs).toFixed(0)} (${busiest}), raw BullMQ ${(rawCommands / jobs).toFixed(0)}`,
 );
 console.log(`  ratio (end to end): ${((raw.totalMs / piped.totalMs) * 100).toFixed(1)} % of raw BullMQ`);
 
