@@ -3,9 +3,10 @@
  * A burst of `/animate` from several users in one channel, through the real discord.js against the
  * fake Discord (test/fakes/discord) with Discord's unadvertised budget of 5 message creates or edits
  * per 5 s in a channel, an instant render service, the real worker and Redis (a unique prefix), and
- * the bot's production pacing. Prints: the acks (p50/p99 from the command's dispatch), the 429s the
- * fake served, when the first and the last status became visible, and when every video was posted,
- * next to the channel's floor (one counted operation per video at 5 per 5 s). Asserts nothing.
+ * the bot's production pacing, after one warm-up job (a running bot is not cold). Prints: the acks
+ * (p50/p99 from each command's dispatch; the deferred public reply shows from then), the 429s the
+ * fake served, when jobs were first drawn as a status, and when every video was posted, next to the
+ * channel's floor (one counted operation per video at 5 per 5 s). Asserts nothing.
  */
 import { DISCORD_CHANNEL_BUDGET } from '../test/fakes/discord/channel-budget.js';
 import { type InvokedInteraction, Perm } from '../test/fakes/discord/index.js';
