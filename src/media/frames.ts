@@ -77,7 +77,13 @@ export async function lastFrame(
   // An earlier file there would pass for a found frame.
   await removeQuietly(outputPng);
   try {
-    await ffmpeg(['-sseof', `-${TAIL_SECONDS}`, '-i', input, ...png], 'extract the last frame', options);
+    // Reversed, the tail's last frame comes out first: one PNG encoded instead of one per frame of
+    // the tail (seconds for a noisy 480p second). The tail is all `reverse` holds in memory.
+    await ffmpeg(
+      ['-sseof', `-${TAIL_SECONDS}`, '-i', input, '-vf', 'reverse', '-frames:v', '1', ...png],
+      'extract the last frame',
+      options,
+    );
     if (await nonEmpty(outputPng)) return;
     const frames = await countFrames(input, options);
     await ffmpeg(

@@ -24,7 +24,10 @@ export async function prepareForDelivery(
   const probe = await normaliseForChat(inputPath, outputPath, options);
   const dir = dirname(outputPath);
   const stills = { poster: join(dir, 'poster.jpg'), lastFrame: join(dir, 'last-frame.png') };
-  await posterFrame(outputPath, stills.poster, { ...options, maxWidth: POSTER_MAX_WIDTH });
-  await lastFrame(outputPath, stills.lastFrame, options);
+  // Independent reads of the finished file: side by side, the job waits for the slower one only.
+  await Promise.all([
+    posterFrame(outputPath, stills.poster, { ...options, maxWidth: POSTER_MAX_WIDTH }),
+    lastFrame(outputPath, stills.lastFrame, options),
+  ]);
   return { ...probe, stills };
 }
