@@ -138,6 +138,7 @@ export async function start(config: Config, log: Logger): Promise<Running> {
         maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
       },
       maxInputBytes: config.MAX_INPUT_BYTES,
+      storageDays: config.STORAGE_TTL_DAYS,
       community: config,
     });
     platforms = await startPlatforms({
