@@ -1,10 +1,11 @@
 import type { GenerationRequest } from './generation-request.js';
-import { effectiveShape, MODEL_PROFILES } from './models.js';
+import { effectiveShape, MODEL_PROFILES, takesSetting } from './models.js';
 import { fieldInfo, type GenerationSettings, SETTING_NAMES, type SettingName } from './settings.js';
 
 /**
  * A result's settings as people read and retype them, platform-neutrally: the "Details" answer
- * (every value the run used, defaults included, so anyone can reproduce it), the equivalent
+ * (every value it was given, plus the model's length, fps, steps and size when left out, so anyone
+ * can reproduce it), the equivalent
  * `/animate` options, and the values a "Remix" form opens with.
  */
 
@@ -20,7 +21,8 @@ function usedSettings(request: GenerationRequest): [SettingName, string | number
   };
   const out: [SettingName, string | number | boolean][] = [];
   for (const name of SETTING_NAMES) {
-    const value = effective[name] ?? fieldInfo(name).defaultValue;
+    // Other defaults differ by model and app (guidance is 3.5 on Wan 2.2, 5 on 2.1): only what was given.
+    const value = effective[name];
     if (value !== null && value !== undefined) out.push([name, value]);
   }
   return out;
@@ -56,7 +58,9 @@ export function resultDetails(request: GenerationRequest): ResultDetails {
     `Size: ${used.get('size')}`,
     `Steps: ${used.get('num_inference_steps')}`,
   ];
-  if (used.has('guidance_scale')) lines.push(`Guidance: ${used.get('guidance_scale')}`);
+  if (!profile || takesSetting(profile, 'guidance_scale')) {
+    lines.push(`Guidance: ${used.get('guidance_scale') ?? "the model's default"}`);
+  }
   lines.push(`Negative prompt: ${request.negative_prompt ? `“${request.negative_prompt}”` : '(none)'}`);
   const shown = new Set<string>(['prompt', 'negative_prompt', 'seed', 'model', 'size', 'num_frames', 'fps']);
   shown.add('num_inference_steps').add('guidance_scale');

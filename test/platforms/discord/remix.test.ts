@@ -84,6 +84,7 @@ describe('Discord Remix and Details', () => {
     expect(shown).toContain('Size: 1280x720');
     expect(shown).toContain('Negative prompt: “blurry”');
     expect(shown).toContain('Steps: 40');
+    expect(shown).toContain("Guidance: the model's default");
     expect(shown).toMatch(
       /\/animate image:\(the same image\) prompt:"a boat drifts" negative_prompt:blurry model:wan2\.2-a14b num_frames:49 seed:4242/,
     );

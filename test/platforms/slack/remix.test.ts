@@ -78,6 +78,7 @@ describe('Slack Remix and Details', () => {
     expect(text).toContain('Length: 49 frames (3.1 s at 16 fps)');
     expect(text).toContain('Size: 1280x720');
     expect(text).toContain('Steps: 40');
+    expect(text).toContain("Guidance: the model's default");
     expect(text).toContain('Negative prompt: “blurry”');
     expect(text).toContain(
       '/animate a fox jumps negative_prompt=blurry model=wan2.2-a14b num_frames=49 seed=4242',
