@@ -108,6 +108,7 @@ function communityService(config: Config, pipeline: Pipeline): GenerationService
       maxWaitingPerUser: config.MAX_QUEUED_PER_USER,
     },
     maxInputBytes: config.MAX_INPUT_BYTES,
+    storageDays: config.STORAGE_TTL_DAYS,
     community: config,
   });
 }

@@ -48,6 +48,9 @@ export interface RemoteTaskRef {
   submittedAt: number;
 }
 
+/** A job made from another one's stored image and settings. */
+export type ParentKind = 'rerun' | 'remix';
+
 /** `relax`: over quota, queued behind every job within quota (QUOTA_OVERFLOW=relax). */
 export type QueueBand = 'normal' | 'relax';
 
@@ -58,6 +61,8 @@ export interface GenerationJobData {
   /** Name of the queue that takes the finished outcome to the chat platform, if any. */
   deliverVia?: string;
   parentJobId?: string;
+  /** How it came from its parent: a rerun (new seed) or a remix (edited settings); rerun when absent. */
+  parentKind?: ParentKind;
   createdAt: number;
   notes: string[];
   remote?: RemoteTaskRef;
@@ -123,4 +128,5 @@ export interface DeliveryJobData {
   requester: Requester;
   reportTo: ReportTarget;
   parentJobId?: string;
+  parentKind?: ParentKind;
 }

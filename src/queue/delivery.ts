@@ -56,6 +56,7 @@ export class Deliveries {
         requester: data.requester,
         reportTo: data.reportTo,
         parentJobId: data.parentJobId,
+        ...(data.parentKind ? { parentKind: data.parentKind } : {}),
       },
       {
         jobId: `deliver-${jobId}`,

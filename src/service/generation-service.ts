@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
-import { UserFacingError } from '../core/errors.js';
-import type { GenerationJobData, JobPlace, QueueBand, ReportTarget } from '../core/job.js';
+import type { GenerationJobData, JobPlace, ParentKind, QueueBand, ReportTarget } from '../core/job.js';
 import {
   finaliseRequest,
   type GenerationRequest,
@@ -8,6 +7,7 @@ import {
   type ModelId,
   resolveSeed,
 } from '../core/request.js';
+import { type ResultDetails, remixSettings, resultDetails } from '../core/result-details.js';
 import type { Logger } from '../log.js';
 import type { CancelRequest, CancelResult } from '../queue/cancel.js';
 import { deliveryQueueName } from '../queue/connection.js';
@@ -31,9 +31,10 @@ import {
   standardChecks,
 } from './checks.js';
 import { Community, type CommunityEnv } from './community.js';
+import { type DerivedJobSteps, deriveJob, type MakeRequest, textVerdictOf } from './derived-jobs.js';
 import { type ImageSource, InputImages } from './input-images.js';
 import { MemberDesk } from './member-desk.js';
-import type { ImageClassifier, TextVerdict } from './moderation/index.js';
+import type { ImageClassifier } from './moderation/index.js';
 import { OperatorDesk } from './operator-desk.js';
 import { underPersonLock } from './person-lock.js';
 import { type FeedOptions, PlatformFeed, type StatusSink } from './platform-feed.js';
@@ -72,6 +73,8 @@ export interface ServiceSettings {
    * out takes its default (moderation on, no quotas, no prices).
    */
   community?: CommunityEnv;
+  /** STORAGE_TTL_DAYS, for telling people how long an input image is kept. */
+  storageDays?: number;
   /** The image classifier; the process's nsfwjs thread unless a test gives another. */
   classifier?: ImageClassifier;
 }
@@ -92,6 +95,14 @@ export interface RerunInput {
   origin: Origin;
   reportTo: ReportTarget;
 }
+
+export interface RemixInput extends RerunInput {
+  /** The edited settings, validated by the request schema; the parent's fill in the rest. */
+  settings: GenerationSettings;
+}
+
+/** A job's stored request and who asked, with its settings as people read them. */
+export type JobDetails = { jobId: string } & JobRecord & ResultDetails;
 
 export interface Submitted {
   jobId: string;
@@ -247,7 +258,13 @@ export class GenerationService {
   private async enqueue(
     jobId: string,
     origin: Origin,
-    job: { request: GenerationRequest; reportTo: ReportTarget; parentJobId?: string; notes?: string[] },
+    job: {
+      request: GenerationRequest;
+      reportTo: ReportTarget;
+      parentJobId?: string;
+      parentKind?: ParentKind;
+      notes?: string[];
+    },
     notices: string[],
     context: { settings: ServerSettingValues; verdicts: Verdicts },
   ): Promise<Submitted> {
@@ -258,7 +275,7 @@ export class GenerationService {
       // The worker reads it to decide whether a flagged result may still be posted there.
       reportTo: { ...job.reportTo, ageRestricted: place.ageRestricted === true },
       deliverVia: deliveryQueueName(requester.platform),
-      ...(job.parentJobId ? { parentJobId: job.parentJobId } : {}),
+      ...(job.parentJobId ? { parentJobId: job.parentJobId, parentKind: job.parentKind ?? 'rerun' } : {}),
       createdAt: Date.now(),
       notes: job.notes ?? [],
       place: jobPlace(origin),
@@ -304,50 +321,45 @@ export class GenerationService {
    * click or reaction, so two deliveries of it start one job. A rerun is a new paid job: every
    * rule applies (the prompt too: the server's blocked terms may have changed since).
    */
-  async rerun(parentJobId: string, input: RerunInput): Promise<Submitted> {
-    const { origin } = input;
-    const settings = await this.serverSettings(origin);
-    const parent = await this.record(parentJobId);
-    const text = parent
-      ? { prompt: parent.request.prompt, negativePrompt: parent.request.negative_prompt }
-      : undefined;
-    const ask: Ask = { settings, ...(parent ? { model: parent.request.model, text } : {}) };
-    const asked = {
-      prompt: text?.prompt ?? '',
-      negativePrompt: text?.negativePrompt,
-      model: ask.model ?? '',
+  rerun(parentJobId: string, input: RerunInput): Promise<Submitted> {
+    return this.derive(parentJobId, input, 'rerun', (parent) => ({
+      ...parent,
+      seed: resolveSeed(undefined),
+    }));
+  }
+
+  /**
+   * The parent's stored image (and end frame) with edited settings on top; the parent is linked.
+   * `jobId` comes from the form (its view or the click that opened it), so a double submit starts
+   * one job. Every rule applies to the edited request, the new prompt included.
+   */
+  remix(parentJobId: string, input: RemixInput): Promise<Submitted> {
+    return this.derive(parentJobId, input, 'remix', (parent) =>
+      finaliseRequest(remixSettings(parent, input.settings), parent, parent.model),
+    );
+  }
+
+  /** A job made from a stored one (derived-jobs.ts), through this service's own steps. */
+  private derive(parentJobId: string, input: RerunInput, kind: ParentKind, make: MakeRequest) {
+    const steps: DerivedJobSteps = {
+      redis: this.deps.redis,
+      prefix: this.deps.prefix,
+      storageDays: this.settings.storageDays,
+      trail: this.trail,
+      record: (jobId) => this.record(jobId),
+      serverSettings: (origin) => this.serverSettings(origin),
+      admit: (origin, stages, ask) => this.admit(origin, stages, ask),
+      existing: (jobId) => this.existing(jobId),
+      inputExists: (image) => this.deps.inputs.exists(image),
+      enqueue: (jobId, origin, job, notices, context) => this.enqueue(jobId, origin, job, notices, context),
     };
-    return this.trail.around(input.jobId, origin, asked, async () => {
-      await this.admit(origin, ['access'], ask);
-      if (!parent) {
-        throw new UserFacingError(
-          'that video is too old to rerun (its settings have expired); start a new /animate',
-        );
-      }
-      await this.admit(origin, ['content'], ask);
-      const existing = await this.existing(input.jobId);
-      if (existing) return existing;
-      const { redis, prefix } = this.deps;
-      // A double click or a reaction added twice within a few seconds is one rerun.
-      const lock = `${prefix}:rerun-lock:${parentJobId}:${origin.requester.userId}`;
-      if ((await redis.set(lock, input.jobId, 'EX', 10, 'NX')) !== 'OK') {
-        const holder = (await redis.get(lock)) ?? input.jobId;
-        return { jobId: holder, duplicate: true, request: parent.request };
-      }
-      try {
-        return await underPersonLock(redis, prefix, personOf(origin.requester), async () => {
-          const notices = await this.admit(origin, ['capacity', 'service'], ask);
-          const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
-          const job = { request, reportTo: input.reportTo, parentJobId };
-          const verdicts = { text: textVerdictOf(settings) };
-          return this.enqueue(input.jobId, origin, job, notices, { settings, verdicts });
-        });
-      } catch (error) {
-        // Refused (caps, quota, backend down): the next click must be able to try again.
-        await redis.del(lock);
-        throw error;
-      }
-    });
+    return deriveJob(steps, parentJobId, input, kind, make);
+  }
+
+  /** What a job asked for, as the "Details" button shows it; undefined once its record expired. */
+  async details(jobId: string): Promise<JobDetails | undefined> {
+    const record = await this.record(jobId);
+    return record ? { jobId, ...record, ...resultDetails(record.request) } : undefined;
   }
 
   /** Only the requester or a moderator may cancel. */
@@ -390,7 +402,3 @@ function jobPlace({ requester, place }: Origin): JobPlace {
     ...(place.serverName ? { serverName: place.serverName } : {}),
   };
 }
-
-/** A request that passed the checks passed the prompt check, when it ran. */
-const textVerdictOf = (settings: ServerSettingValues): TextVerdict =>
-  settings.moderation_text ? { status: 'ok' } : { status: 'off' };

@@ -28,6 +28,11 @@ export class InputStore {
     };
   }
 
+  /** Whether the stored copy is still there (kept STORAGE_TTL_DAYS). */
+  async exists(image: StoredImage): Promise<boolean> {
+    return (await this.blobs.meta(image.key)) !== undefined;
+  }
+
   async read(image: StoredImage): Promise<Buffer> {
     const bytes = await this.blobs.read(image.key);
     if (!bytes) {

@@ -12,6 +12,7 @@ export function serviceFor(
     defaultModel: 'wan2.1',
     limits: { maxRunningPerUser: config.MAX_ACTIVE_PER_USER, maxWaitingPerUser: config.MAX_QUEUED_PER_USER },
     maxInputBytes: config.MAX_INPUT_BYTES,
+    storageDays: config.STORAGE_TTL_DAYS,
     community: config,
     ...extra,
   });

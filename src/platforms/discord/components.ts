@@ -1,8 +1,9 @@
-import { type ButtonInteraction, PermissionFlagsBits } from 'discord.js';
+import { type ButtonInteraction, type ModalSubmitInteraction, PermissionFlagsBits } from 'discord.js';
 import type { DiscordContext } from './context.js';
 import { roleIdsOf } from './guards.js';
 import { replyPlace, userOf } from './intake.js';
 import { refusalText } from './refusals.js';
+import { openRemix, showDetails, submitRemix } from './remix.js';
 import { CUSTOM_ID } from './render.js';
 import {
   answerPrivately,
@@ -12,6 +13,22 @@ import {
   withdrawPublicReply,
 } from './replies.js';
 import { cancel, rerun, rerunOrigin } from './rerun.js';
+
+/** Result buttons besides Rerun and Cancel, by the action in their custom id. */
+const RESULT_ACTIONS: Record<
+  string,
+  (context: DiscordContext, i: ButtonInteraction, jobId: string) => Promise<unknown>
+> = {
+  remix: openRemix,
+  details: showDetails,
+};
+
+/** Forms opened by a button, by the action in their custom id; false when it is not one of them. */
+export async function handleModal(context: DiscordContext, interaction: ModalSubmitInteraction) {
+  if (!interaction.customId.startsWith('kinema:remix-modal:')) return false;
+  await submitRemix(context, interaction);
+  return true;
+}
 
 /**
  * Buttons route by the action in their custom id; the job id in it is all the state they need.
@@ -23,6 +40,11 @@ export async function handleButton(
   interaction: ButtonInteraction,
 ): Promise<boolean> {
   const parsed = CUSTOM_ID.parse(interaction.customId);
+  const action = parsed ? RESULT_ACTIONS[parsed.action] : undefined;
+  if (parsed && action) {
+    await action(context, interaction, parsed.target);
+    return true;
+  }
   if (!parsed || (parsed.action !== 'cancel' && parsed.action !== 'rerun')) return false;
   const user = userOf(interaction);
   if (parsed.action === 'cancel') {

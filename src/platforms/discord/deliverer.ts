@@ -188,6 +188,7 @@ export class DiscordDeliverer implements OutcomePoster<Where, string> {
       parentLink: parentRef
         ? messageLink(delivery.reportTo.guildId as string | undefined, channelId, parentRef)
         : undefined,
+      parentKind: delivery.parentKind,
     });
   }
 

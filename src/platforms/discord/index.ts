@@ -5,7 +5,7 @@ import { deliverOutcome } from '../shared/delivery.js';
 import { MemoryBudget } from '../shared/memory-budget.js';
 import type { SendBudget, SendScheduler } from '../shared/send-scheduler.js';
 import { loadCommands } from './command-loader.js';
-import { handleButton } from './components.js';
+import { handleButton, handleModal } from './components.js';
 import type { DiscordContext } from './context.js';
 import { DiscordDeliverer } from './deliverer.js';
 import { discordAccess } from './guards.js';
@@ -91,6 +91,7 @@ export async function startDiscord(
         return;
       }
       if (interaction.isModalSubmit()) {
+        if (await handleModal(context, interaction)) return;
         const command = [...commands.values()].find(
           (candidate) => candidate.modalPrefix && interaction.customId.startsWith(candidate.modalPrefix),
         );

@@ -5,7 +5,7 @@ import {
   ButtonStyle,
   type MessageActionRowComponentBuilder,
 } from 'discord.js';
-import type { Cost } from '../../core/job.js';
+import type { Cost, ParentKind } from '../../core/job.js';
 import type { GenerationRequest } from '../../core/request.js';
 import type { JobSnapshot, StatusView } from '../../core/status-text.js';
 import { renderStatus, resultCaption, truncate } from '../../core/status-text.js';
@@ -14,6 +14,10 @@ import { renderStatus, resultCaption, truncate } from '../../core/status-text.js
 export const CUSTOM_ID = {
   cancel: (jobId: string) => `kinema:cancel:${jobId}`,
   rerun: (jobId: string) => `kinema:rerun:${jobId}`,
+  remix: (jobId: string) => `kinema:remix:${jobId}`,
+  details: (jobId: string) => `kinema:details:${jobId}`,
+  /** The Remix form: the click that opened it names it, so a double submit is one job. */
+  remixModal: (openerId: string, jobId: string) => `kinema:remix-modal:${openerId}:${jobId}`,
   animateModal: (messageId: string) => `kinema:animate-message:${messageId}`,
   parse(customId: string): { action: string; target: string } | undefined {
     const match = /^kinema:([a-z-]+):(.+)$/.exec(customId);
@@ -61,21 +65,42 @@ export function statusPayload(snapshot: JobSnapshot, view: StatusView = renderSt
   return { view, payload: { embeds: [statusEmbed(snapshot, view)], components } };
 }
 
+/** The buttons under every result, in order (at most 5 in the row). */
+const RESULT_BUTTONS: {
+  customId(jobId: string): string;
+  label: string;
+  emoji: string;
+  style: ButtonStyle;
+}[] = [
+  { customId: CUSTOM_ID.rerun, label: 'Rerun (new seed)', emoji: '🎲', style: ButtonStyle.Primary },
+  { customId: CUSTOM_ID.remix, label: 'Remix', emoji: '🔀', style: ButtonStyle.Secondary },
+  { customId: CUSTOM_ID.details, label: 'Details', emoji: 'ℹ️', style: ButtonStyle.Secondary },
+];
+
 export function resultButtons(jobId: string) {
   return [
     new ActionRowBuilder<MessageActionRowComponentBuilder>().addComponents(
-      new ButtonBuilder()
-        .setCustomId(CUSTOM_ID.rerun(jobId))
-        .setLabel('Rerun (new seed)')
-        .setEmoji('🎲')
-        .setStyle(ButtonStyle.Primary),
+      RESULT_BUTTONS.map((button) =>
+        new ButtonBuilder()
+          .setCustomId(button.customId(jobId))
+          .setLabel(button.label)
+          .setEmoji(button.emoji)
+          .setStyle(button.style),
+      ),
     ),
   ];
 }
 
 export function resultContent(
   request: GenerationRequest,
-  info: { requesterId: string; durationSeconds?: number; parentLink?: string; notes: string[]; cost?: Cost },
+  info: {
+    requesterId: string;
+    durationSeconds?: number;
+    parentLink?: string;
+    parentKind?: ParentKind;
+    notes: string[];
+    cost?: Cost;
+  },
 ): string {
   const [prompt, details] = resultCaption(
     request,
@@ -83,7 +108,7 @@ export function resultContent(
     600,
   );
   const lines = [prompt ?? '', `${details ?? ''} · for <@${info.requesterId}>`];
-  if (info.parentLink) lines.push(`Rerun of ${info.parentLink}`);
+  if (info.parentLink) lines.push(`${info.parentKind === 'remix' ? 'Remix' : 'Rerun'} of ${info.parentLink}`);
   for (const note of info.notes) lines.push(`-# ${truncate(note, 200)}`);
   lines.push('-# React 🎲 to rerun with a new seed');
   return truncate(lines.join('\n'), 2000);

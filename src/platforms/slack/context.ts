@@ -19,6 +19,10 @@ export const SLACK_IDS = {
   animateView: 'kinema_animate',
   cancelAction: 'kinema_cancel',
   rerunAction: 'kinema_rerun',
+  remixAction: 'kinema_remix',
+  detailsAction: 'kinema_details',
+  /** The Remix form, opened by a result's Remix button. */
+  remixView: 'kinema_remix',
 } as const;
 
 /** Reaction short names (no colons): 🎲 and 🔁 rerun with a new seed, ❌ cancels. */

@@ -101,6 +101,7 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
       requesterId: delivery.requester.userId,
       durationSeconds: result.durationSeconds,
       parentJobId: delivery.parentJobId,
+      parentKind: delivery.parentKind,
       notes: result.notes,
       ...(result.cost ? { cost: result.cost } : {}),
     });

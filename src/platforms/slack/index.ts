@@ -19,6 +19,7 @@ import { SlackStatusSink, slackErrorCode } from './status-sink.js';
 import { SlackMessages } from './store.js';
 import { SlackUsers } from './users.js';
 import { register as registerAnimateView } from './views/animate-modal.js';
+import { register as registerRemix } from './views/remix-modal.js';
 
 export interface SlackStartOptions {
   /** Least time between two edits of one status message (default 10 s). */
@@ -142,6 +143,7 @@ export async function startSlack(
   registerMentions(app, context);
   registerReactions(app, context);
   registerButtons(app, context);
+  registerRemix(app, context);
   app.error(async (error) => {
     log.error({ err: error, code: (error as { code?: unknown }).code }, 'slack listener failed');
   });

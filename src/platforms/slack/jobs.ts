@@ -1,4 +1,5 @@
 import { UserFacingError } from '../../core/errors.js';
+import type { GenerationSettings } from '../../core/request.js';
 import { CANCEL_ANSWER } from '../../core/status-text.js';
 import type { SlackContext } from './context.js';
 import { originOf, type Place, reportTarget, type StartAnswer, submitAndAnswer } from './intake.js';
@@ -9,6 +10,8 @@ export interface RerunInput {
   /** From the click or the reaction event, so one event starts at most one job. */
   jobId: string;
   user: { id: string; displayName?: string };
+  /** Edited settings from the Remix form: a remix instead of a rerun. */
+  settings?: GenerationSettings;
 }
 
 /**
@@ -33,14 +36,13 @@ export async function rerunJob(context: SlackContext, input: RerunInput): Promis
   }
   const displayName = input.user.displayName ?? (await context.users.displayName(input.user.id));
   const origin = originOf(context, input.user.id, place.channel, displayName);
+  const derived = { jobId: input.jobId, origin, reportTo: reportTarget(context, place) };
   return submitAndAnswer(
     context,
     () =>
-      context.service.rerun(input.parentJobId, {
-        jobId: input.jobId,
-        origin,
-        reportTo: reportTarget(context, place),
-      }),
+      input.settings
+        ? context.service.remix(input.parentJobId, { ...derived, settings: input.settings })
+        : context.service.rerun(input.parentJobId, derived),
     place,
     origin,
   );

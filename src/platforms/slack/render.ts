@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import type { Cost } from '../../core/job.js';
+import type { Cost, ParentKind } from '../../core/job.js';
 import type { GenerationRequest } from '../../core/request.js';
 import {
   type JobSnapshot,
@@ -41,6 +41,12 @@ const button = (
 export const cancelButton = (jobId: string) => button('Cancel', SLACK_IDS.cancelAction, jobId, 'danger');
 export const rerunButton = (jobId: string, label = 'Rerun (new seed)') =>
   button(label, SLACK_IDS.rerunAction, jobId, 'primary');
+
+export const remixButton = (jobId: string) => button('Remix', SLACK_IDS.remixAction, jobId);
+export const detailsButton = (jobId: string) => button('Details', SLACK_IDS.detailsAction, jobId);
+
+/** The buttons under every result, in order. */
+const RESULT_BUTTONS = [(jobId: string) => rerunButton(jobId), remixButton, detailsButton];
 
 export interface StatusMessage {
   view: StatusView;
@@ -88,7 +94,14 @@ export function statusMessage(
 export function resultMessage(
   jobId: string,
   request: GenerationRequest,
-  info: { requesterId: string; durationSeconds?: number; parentJobId?: string; notes: string[]; cost?: Cost },
+  info: {
+    requesterId: string;
+    durationSeconds?: number;
+    parentJobId?: string;
+    parentKind?: ParentKind;
+    notes: string[];
+    cost?: Cost;
+  },
 ): { text: string; blocks: Block[] } {
   const [prompt, details] = resultCaption(
     request,
@@ -96,7 +109,9 @@ export function resultMessage(
     600,
   );
   const lines = [escapeMrkdwn(prompt ?? ''), `${escapeMrkdwn(details ?? '')} · for <@${info.requesterId}>`];
-  if (info.parentJobId) lines.push(`Rerun of \`${info.parentJobId}\``);
+  if (info.parentJobId) {
+    lines.push(`${info.parentKind === 'remix' ? 'Remix' : 'Rerun'} of \`${info.parentJobId}\``);
+  }
   const context = [
     ...info.notes.map((note) => escapeMrkdwn(truncate(note, 200))),
     'React :game_die: or :repeat: to rerun with a new seed',
@@ -106,7 +121,7 @@ export function resultMessage(
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text: truncate(lines.join('\n'), 2900) } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(context.join('\n'), 2900) }] },
-      { type: 'actions', elements: [rerunButton(jobId)] },
+      { type: 'actions', elements: RESULT_BUTTONS.map((make) => make(jobId)) },
     ],
   };
 }

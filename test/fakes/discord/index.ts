@@ -557,7 +557,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
           type: 4,
           id: typeof input.id === 'number' ? input.id : 0,
           custom_id: id,
-          value: opts.fields[id] ?? '',
+          // What the person did not touch comes back as the form was opened (its pre-filled value).
+          value: opts.fields[id] ?? (typeof input.value === 'string' ? input.value : ''),
         };
       };
       let components: Json[];

@@ -104,7 +104,9 @@ export class InteractionPayloads {
         id,
       );
     }
-    const view: JsonObject = { ...clone(base), state: { values: clone(p.values) } };
+    // Slack sends the state of every input the person left as it was opened (initial values) too.
+    const values = { ...initialValues(base.blocks), ...clone(p.values) };
+    const view: JsonObject = { ...clone(base), state: { values } };
     if (p.callback_id !== undefined) view.callback_id = p.callback_id;
     if (p.private_metadata !== undefined) view.private_metadata = p.private_metadata;
     return {
@@ -214,4 +216,22 @@ export class InteractionPayloads {
       message,
     };
   }
+}
+
+/** The state Slack reports for input elements that were opened with an initial value. */
+function initialValues(blocks: unknown): Record<string, Record<string, unknown>> {
+  const values: Record<string, Record<string, unknown>> = {};
+  for (const block of Array.isArray(blocks) ? (blocks as JsonObject[]) : []) {
+    const element = block.element as JsonObject | undefined;
+    if (block.type !== 'input' || !element || typeof block.block_id !== 'string') continue;
+    const actionId = String(element.action_id);
+    if (element.initial_option !== undefined) {
+      values[block.block_id] = {
+        [actionId]: { type: element.type, selected_option: clone(element.initial_option) },
+      };
+    } else if (element.initial_value !== undefined) {
+      values[block.block_id] = { [actionId]: { type: element.type, value: element.initial_value } };
+    }
+  }
+  return values;
 }

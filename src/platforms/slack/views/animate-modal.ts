@@ -27,14 +27,14 @@ export interface ModalOrigin {
 
 export const IMAGE_BLOCK = 'image';
 export const FILE_ACTION = 'file';
-const VALUE_ACTION = 'value';
+export const VALUE_ACTION = 'value';
 /** Slack option values cannot be empty; the schema's "off" choice travels as this. */
 const EMPTY_CHOICE = '__off__';
 
-const COMMON_FIELDS = FIELD_INFO.filter((field) => field.common);
-const OTHER_FIELDS = FIELD_INFO.filter((field) => !field.common);
+export const COMMON_FIELDS = FIELD_INFO.filter((field) => field.common);
+export const OTHER_FIELDS = FIELD_INFO.filter((field) => !field.common);
 
-const plain = (text: string) => ({ type: 'plain_text' as const, text, emoji: true });
+export const plain = (text: string) => ({ type: 'plain_text' as const, text, emoji: true });
 
 const humanise = (name: string) => {
   const words = name.replace(/_/g, ' ');
@@ -66,12 +66,18 @@ function fieldElement(field: FieldInfo, initial?: string): types.InputBlockEleme
         type: 'number_input',
         action_id: VALUE_ACTION,
         is_decimal_allowed: field.kind === 'number',
+        ...(initial !== undefined ? { initial_value: initial } : {}),
         ...(field.min !== undefined ? { min_value: String(field.min) } : {}),
         ...(field.max !== undefined ? { max_value: String(field.max) } : {}),
       };
     case 'choice':
     case 'boolean': {
       const values = field.kind === 'boolean' ? ['true', 'false'] : (field.choices ?? []);
+      const option = (value: string | number) => ({
+        text: plain(field.kind === 'boolean' ? (value === 'true' ? 'yes' : 'no') : choiceLabel(field, value)),
+        value: value === '' ? EMPTY_CHOICE : String(value),
+      });
+      const chosen = initial === undefined ? undefined : values.find((value) => String(value) === initial);
       return {
         type: 'static_select',
         action_id: VALUE_ACTION,
@@ -80,16 +86,16 @@ function fieldElement(field: FieldInfo, initial?: string): types.InputBlockEleme
             ? 'Default'
             : `Default: ${choiceLabel(field, field.defaultValue as string)}`,
         ),
-        options: values.map((value) => ({
-          text: plain(
-            field.kind === 'boolean' ? (value === 'true' ? 'yes' : 'no') : choiceLabel(field, value),
-          ),
-          value: value === '' ? EMPTY_CHOICE : String(value),
-        })),
+        options: values.map(option),
+        ...(chosen !== undefined ? { initial_option: option(chosen) } : {}),
       };
     }
     case 'url':
-      return { type: 'url_text_input', action_id: VALUE_ACTION };
+      return {
+        type: 'url_text_input',
+        action_id: VALUE_ACTION,
+        ...(initial ? { initial_value: initial } : {}),
+      };
     default: {
       const max = Math.min(field.maxLength ?? 3000, 3000);
       return {
@@ -103,7 +109,7 @@ function fieldElement(field: FieldInfo, initial?: string): types.InputBlockEleme
   }
 }
 
-function fieldBlock(field: FieldInfo, initial?: string): types.InputBlock {
+export function fieldBlock(field: FieldInfo, initial?: string): types.InputBlock {
   const isPrompt = field.name === 'prompt';
   return {
     type: 'input',
@@ -203,7 +209,7 @@ export function readModal(view: ViewOutput) {
 const BLOCK_IDS = new Set([...COMMON_FIELDS.map((field) => field.name), ADVANCED, IMAGE_BLOCK]);
 
 /** Inline errors keyed by block id (`response_action: errors`). */
-function errorsByBlock(bySource: Map<string, string[]>): Record<string, string> {
+export function errorsByBlock(bySource: Map<string, string[]>): Record<string, string> {
   const errors: Record<string, string> = {};
   for (const [source, messages] of bySource) {
     const block = BLOCK_IDS.has(source) ? source : ADVANCED;

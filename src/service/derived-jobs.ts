@@ -1,0 +1,119 @@
+import type { Redis } from 'ioredis';
+import { UserFacingError } from '../core/errors.js';
+import type { ParentKind, ReportTarget } from '../core/job.js';
+import type { GenerationRequest, StoredImage } from '../core/request.js';
+import { personOf } from '../queue/generation-queue.js';
+import type { JobRecord } from '../queue/records.js';
+import type { AuditTrail, Verdicts } from './audit-trail.js';
+import type { Ask, Origin, Stage } from './checks.js';
+import type { TextVerdict } from './moderation/index.js';
+import { underPersonLock } from './person-lock.js';
+import type { ServerSettingValues } from './server-settings.js';
+
+/**
+ * Jobs made from a stored one: a rerun (new seed) or a remix (edited settings), on the parent's
+ * stored image, with the parent linked. The same checks as a submit run on the new request.
+ */
+
+export type MakeRequest = (parent: GenerationRequest) => GenerationRequest;
+
+/** The service's RerunInput and Submitted, as far as this file reads them. */
+interface DerivedInput {
+  jobId: string;
+  origin: Origin;
+  reportTo: ReportTarget;
+}
+interface Submitted {
+  jobId: string;
+  duplicate: boolean;
+  request: GenerationRequest;
+}
+
+/** What the service lends this file: its checks, its records and its enqueue. */
+export interface DerivedJobSteps {
+  redis: Redis;
+  prefix: string;
+  /** STORAGE_TTL_DAYS, for the message about an expired image. */
+  storageDays?: number;
+  trail: AuditTrail;
+  record(jobId: string): Promise<JobRecord | undefined>;
+  serverSettings(origin: Origin): Promise<ServerSettingValues>;
+  admit(origin: Origin, stages: readonly Stage[], ask: Ask): Promise<string[]>;
+  existing(jobId: string): Promise<Submitted | undefined>;
+  inputExists(image: StoredImage): Promise<boolean>;
+  enqueue(
+    jobId: string,
+    origin: Origin,
+    job: {
+      request: GenerationRequest;
+      reportTo: ReportTarget;
+      parentJobId: string;
+      parentKind: ParentKind;
+    },
+    notices: string[],
+    context: { settings: ServerSettingValues; verdicts: Verdicts },
+  ): Promise<Submitted>;
+}
+
+const VERB: Record<ParentKind, string> = { rerun: 'rerun', remix: 'remixed' };
+
+export async function deriveJob(
+  steps: DerivedJobSteps,
+  parentJobId: string,
+  input: DerivedInput,
+  kind: ParentKind,
+  make: MakeRequest,
+): Promise<Submitted> {
+  const { origin } = input;
+  const settings = await steps.serverSettings(origin);
+  const parent = await steps.record(parentJobId);
+  const request = parent ? make(parent.request) : undefined;
+  const text = request ? { prompt: request.prompt, negativePrompt: request.negative_prompt } : undefined;
+  const ask: Ask = { settings, ...(request ? { model: request.model, text } : {}) };
+  const asked = { prompt: text?.prompt ?? '', negativePrompt: text?.negativePrompt, model: ask.model ?? '' };
+  return steps.trail.around(input.jobId, origin, asked, async () => {
+    await steps.admit(origin, ['access'], ask);
+    if (!request) {
+      throw new UserFacingError(
+        `that video is too old to ${kind} (its settings have expired); start a new /animate`,
+      );
+    }
+    await steps.admit(origin, ['content'], ask);
+    const existing = await steps.existing(input.jobId);
+    if (existing) return existing;
+    if (!(await steps.inputExists(request.input_image))) {
+      const kept = steps.storageDays ? ` (images are kept ${steps.storageDays} days)` : '';
+      throw new UserFacingError(
+        `the stored copy of that video's image has expired${kept}, so it cannot be ${VERB[kind]}; start a new /animate with the image attached`,
+      );
+    }
+    const { redis, prefix } = steps;
+    // A rerun: a double click or a reaction added twice within seconds is one. A remix: one per form.
+    const lock =
+      kind === 'rerun'
+        ? `${prefix}:rerun-lock:${parentJobId}:${origin.requester.userId}`
+        : `${prefix}:remix-lock:${input.jobId}`;
+    if ((await redis.set(lock, input.jobId, 'EX', kind === 'rerun' ? 10 : 600, 'NX')) !== 'OK') {
+      const holder = (await redis.get(lock)) ?? input.jobId;
+      return { jobId: holder, duplicate: true, request };
+    }
+    try {
+      return await underPersonLock(redis, prefix, personOf(origin.requester), async () => {
+        const notices = await steps.admit(origin, ['capacity', 'service'], ask);
+        const job = { request, reportTo: input.reportTo, parentJobId, parentKind: kind };
+        return steps.enqueue(input.jobId, origin, job, notices, {
+          settings,
+          verdicts: { text: textVerdictOf(settings) },
+        });
+      });
+    } catch (error) {
+      // Refused (caps, quota, backend down): the next click must be able to try again.
+      await redis.del(lock);
+      throw error;
+    }
+  });
+}
+
+/** A request that passed the checks passed the prompt check, when it ran. */
+export const textVerdictOf = (settings: ServerSettingValues): TextVerdict =>
+  settings.moderation_text ? { status: 'ok' } : { status: 'off' };
