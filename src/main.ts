@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { constants as osConstants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { createBackend, defaultModel } from './backends/index.js';
+import { backendCapabilities, createBackend, defaultModel } from './backends/index.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isEntryPoint } from './entry-point.js';
 import { createLogger, type Logger } from './log.js';
@@ -139,6 +139,8 @@ export async function start(config: Config, log: Logger): Promise<Running> {
       },
       maxInputBytes: config.MAX_INPUT_BYTES,
       community: config,
+      capabilities: backendCapabilities(config),
+      fetchPolicy: { allowHosts: config.FETCH_ALLOW_HOSTS },
     });
     platforms = await startPlatforms({
       config,
