@@ -141,3 +141,35 @@ describe('lora_file', () => {
     expect(run?.input).toMatchObject({ lora_file: url, lora_multiplier: 0.7 });
   });
 });
+
+describe('an end frame', () => {
+  it('is refused before queueing on a model the backend gives no end frame', async () => {
+    const before = await total();
+    const service = new GenerationService(
+      { ...pipeline.serviceDeps(), backendStatus: async () => ({ online: 1, healthy: 1, problems: [] }) },
+      {
+        defaultModel: 'wan2.1',
+        limits: { maxRunningPerUser: 5, maxWaitingPerUser: 5 },
+        maxInputBytes: 1024 * 1024,
+        capabilities: {
+          backend: 'inference.sh',
+          endFrame: (model) => model !== 'wan2.2-5b',
+          lora: () => false,
+        },
+      },
+    );
+    const { slack } = await refusalOf(
+      service.submit({
+        jobId: 'end-1',
+        settings: { prompt: 'p', model: 'wan2.2-5b' },
+        images: { input_image: { bytes: png }, end_frame: { bytes: png } },
+        origin,
+        reportTo: { platform: 'test' },
+      }),
+    );
+    expect(slack).toBe(
+      'Wan 2.2 TI2V 5B on inference.sh cannot take an end frame; nothing was queued. Leave it out, or pick another model.',
+    );
+    expect(await total()).toBe(before);
+  });
+});
