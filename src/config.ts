@@ -72,6 +72,20 @@ export const configFields = {
   COMFYUI_CLIP_VISION: optionalString,
   COMFYUI_FLF_UNET: optionalString,
   COMFYUI_NEGATIVE_PROMPT: optionalString,
+  /**
+   * ComfyUI's `models/loras` folder as the worker sees it (shared with every COMFYUI_URL server):
+   * where LoRA files from URLs are written. Unset: `lora_file` is refused on this backend.
+   */
+  COMFYUI_LORA_DIR: optionalString,
+  /** Largest LoRA file a worker downloads, in MiB. */
+  LORA_MAX_MB: int(1, 16 * 1024, 1024),
+  /** Time for one LoRA download, redirects and body included. */
+  LORA_TIMEOUT_SECONDS: int(5, 3600, 300),
+  /**
+   * TESTS ONLY: hosts (`127.0.0.1`, `localhost`) exempt from the public-address rule for
+   * user-supplied URLs, so tests can reach their local fakes. Leave empty in production.
+   */
+  FETCH_ALLOW_HOSTS: csv,
   DISCORD_TOKEN: optionalString,
   DISCORD_APPLICATION_ID: z.preprocess(
     emptyAsUndefined,

@@ -8,7 +8,7 @@ import { constants as osConstants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createBackend, defaultModel } from './backends/index.js';
+import { backendCapabilities, createBackend, defaultModel } from './backends/index.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isEntryPoint } from './entry-point.js';
 import { createLogger, type Logger } from './log.js';
@@ -110,6 +110,8 @@ function communityService(config: Config, pipeline: Pipeline): GenerationService
     maxInputBytes: config.MAX_INPUT_BYTES,
     storageDays: config.STORAGE_TTL_DAYS,
     community: config,
+    capabilities: backendCapabilities(config),
+    fetchPolicy: { allowHosts: config.FETCH_ALLOW_HOSTS },
   });
 }
 

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import type { BackendCapabilities } from '../core/capabilities.js';
+import { MODEL_PROFILES, takesSetting } from '../core/models.js';
 import type { ModelId } from '../core/request.js';
 import type { Logger } from '../log.js';
 import type { ModelAvailabilitySink, VideoBackend } from './backend.js';
 import { DurationHistory } from './durations.js';
-import { modelForApp } from './inference-sh/apps.js';
+import { INFERENCE_APPS, modelForApp } from './inference-sh/apps.js';
 import { InferenceBackend } from './inference-sh/backend.js';
 
 export interface BackendDeps {
@@ -40,4 +42,26 @@ export async function createBackend(config: Config, deps: BackendDeps): Promise<
 export function defaultModel(config: Config): ModelId {
   if (config.BACKEND === 'comfyui') return 'wan2.1';
   return modelForApp(config.INFERENCE_APP)?.id ?? 'wan2.2-a14b';
+}
+
+/**
+ * What the configured backend can do (core/capabilities.ts), for the service's refusals. ComfyUI:
+ * every model runs the Wan 2.1 graphs, which take an end frame (the first-last-frame graph) and a
+ * LoRA when COMFYUI_LORA_DIR is set (set it on the bot too: any value there turns LoRAs on).
+ * inference.sh: an end frame where the app has an end-image field, a LoRA where the app's published
+ * schema has a LoRA field (`lora_file`, Wan 2.1 only; wan-apps.md §2).
+ */
+export function backendCapabilities(config: Config): BackendCapabilities {
+  if (config.BACKEND === 'comfyui') {
+    return {
+      backend: 'the self-hosted ComfyUI backend',
+      endFrame: () => true,
+      lora: () => Boolean(config.COMFYUI_LORA_DIR),
+    };
+  }
+  return {
+    backend: 'inference.sh',
+    endFrame: (model) => Boolean(INFERENCE_APPS[model].endImageField),
+    lora: (model) => takesSetting(MODEL_PROFILES[model], 'lora_file'),
+  };
 }

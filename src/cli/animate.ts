@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { pipeline as streamPipeline } from 'node:stream/promises';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createBackend, defaultModel } from '../backends/index.js';
+import { backendCapabilities, createBackend, defaultModel } from '../backends/index.js';
 import { ConfigError, loadConfig } from '../config.js';
 import type { GenerationJobData, VideoResult } from '../core/job.js';
 import { MODEL_PROFILES } from '../core/models.js';
@@ -22,8 +22,18 @@ import { normaliseForChat } from '../media/video.js';
 import { Pipeline } from '../pipeline.js';
 import { BotStatusTracker } from '../queue/bot-status-tracker.js';
 import { GENERATE_QUEUE } from '../queue/connection.js';
+import { capabilityChecks, extrasAsked } from '../service/capability-checks.js';
+import type { Ask, Origin } from '../service/checks.js';
+import { refusalText } from '../service/refusals.js';
 import { deleteKeysUnder } from '../storage/keys.js';
 import { parseFlags } from './args.js';
+
+/** The CLI's user, for the checks that take an origin (the capability checks never read it). */
+const CLI_ORIGIN: Origin = {
+  requester: { platform: 'cli', userId: 'cli' },
+  place: { channelId: 'cli', isDirectMessage: true },
+  access: { directMessages: 'allow', servers: [], channels: [], roles: [] },
+};
 
 const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 130 } as const;
 
@@ -128,6 +138,19 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     process.stderr.write(`error: ${(error as Error).message}\n`);
     return EXIT.usage;
+  }
+
+  // The service's own capability and LoRA-link checks: nothing unsupported or private is sent.
+  const model = parsed.value.model ?? defaultModel(config);
+  const ask = { model, ...extrasAsked(parsed.value, { end_frame: images.end }) } as Ask;
+  for (const check of capabilityChecks(backendCapabilities(config), {
+    allowHosts: config.FETCH_ALLOW_HOSTS,
+  })) {
+    const verdict = await check.run(CLI_ORIGIN, ask);
+    if (!verdict.ok) {
+      process.stderr.write(`error: ${refusalText(verdict.refusal)}\n`);
+      return EXIT.usage;
+    }
   }
 
   // A private queue: a CLI run against a live Redis must never take (and then drop) the bot's jobs.

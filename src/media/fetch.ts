@@ -1,7 +1,9 @@
+import type { Readable } from 'node:stream';
 import { Agent, type Dispatcher, request } from 'undici';
 import { TransientError, UserFacingError } from '../core/errors.js';
 import { boundedBody, readAll } from './bounded-body.js';
 import { formatBytes } from './image.js';
+import { type HostPolicy, publicAddresses } from './public-host.js';
 
 /**
  * Our own connection pool. Without one, undici 7 would install the process-wide global dispatcher,
@@ -19,7 +21,8 @@ const defaultDispatcher = () => (sharedAgent ??= new Agent({ connect: { timeout:
 export interface FetchBoundedOptions {
   /**
    * Hosts that may be contacted: `cdn.discordapp.com` (that host name, any port),
-   * `127.0.0.1:8080` (that host and port), or `.slack.com` (any subdomain of slack.com).
+   * `127.0.0.1:8080` (that host and port), or `.slack.com` (any subdomain of slack.com). Empty
+   * with `publicOnly`: any public host.
    */
   allowedHosts: readonly string[];
   maxBytes: number;
@@ -33,6 +36,12 @@ export interface FetchBoundedOptions {
   label?: string;
   /** Custom undici dispatcher (proxies, tests). */
   dispatcher?: Dispatcher;
+  /**
+   * A user-supplied URL (public-host.ts): every hop must be `https://` to a public host, checked
+   * before each request and again in the connection's own DNS lookup when `dispatcher` is a
+   * `publicAgent` of the same policy (give one: it pins the checked address).
+   */
+  publicOnly?: HostPolicy;
 }
 
 export interface FetchedBytes {
@@ -75,8 +84,42 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** An open download: its body bounded in size, the whole of it (body included) in time. */
+export interface OpenedBody {
+  stream: Readable;
+  contentType?: string;
+  /** The declared length, when the server sent one. */
+  bytes?: number;
+  /** The error to show for a failure while reading `stream` (too large, timed out, network). */
+  failure(error: unknown): Error;
+}
+
 /** Downloads `url` into memory within the limits; see FetchBoundedOptions. */
 export async function fetchBounded(url: string | URL, options: FetchBoundedOptions): Promise<FetchedBytes> {
+  const opened = await openBounded(url, options);
+  let bytes: Buffer;
+  try {
+    bytes = await readAll(opened.stream);
+  } catch (error) {
+    throw opened.failure(error);
+  }
+  return { bytes, ...(opened.contentType ? { contentType: opened.contentType } : {}) };
+}
+
+/** A user-facing refusal raised inside the connection (the pinned lookup), unwrapped. */
+function refusalIn(error: unknown): UserFacingError | undefined {
+  for (let current = error, depth = 0; current && depth < 4; depth++) {
+    if (current instanceof UserFacingError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Opens `url` within the limits (see FetchBoundedOptions) and hands back the bounded body as a
+ * stream, for downloads too large to hold in memory; the time budget runs until it is read.
+ */
+export async function openBounded(url: string | URL, options: FetchBoundedOptions): Promise<OpenedBody> {
   const label = options.label ?? 'the image';
   const maxRedirects = options.maxRedirects ?? 5;
   const tooLarge = () => new UserFacingError(`${label} is larger than ${formatBytes(options.maxBytes)}`);
@@ -89,13 +132,30 @@ export async function fetchBounded(url: string | URL, options: FetchBoundedOptio
     timedOut = true;
     controller.abort(new Error(`download timed out after ${options.timeoutMs} ms`));
   }, options.timeoutMs);
+  const networkFailure = (error: unknown) =>
+    refusalIn(error) ??
+    (timedOut
+      ? timedOutError(error)
+      : new TransientError(`${label} could not be downloaded (${describeNetworkError(error)})`, undefined, {
+          cause: error,
+        }));
 
-  const first = parseUrl(url);
-  let current = first;
+  let settled = false;
   try {
+    const first = parseUrl(url);
+    let current = first;
     for (let redirects = 0; ; redirects++) {
-      if (!isHostAllowed(current, options.allowedHosts)) {
+      const anyPublic = options.publicOnly && options.allowedHosts.length === 0;
+      if (!anyPublic && !isHostAllowed(current, options.allowedHosts)) {
         throw new UserFacingError(`the link points to ${current.host}, which is not an allowed host`);
+      }
+      if (options.publicOnly) {
+        if (current.protocol !== 'https:') {
+          throw new UserFacingError(
+            `${label} must be served over https (a redirect went to ${current.protocol.replace(/:$/, '')})`,
+          );
+        }
+        await publicAddresses(current.hostname, options.publicOnly, label);
       }
       const sameOrigin = current.origin === first.origin;
       let response: Dispatcher.ResponseData;
@@ -107,14 +167,7 @@ export async function fetchBounded(url: string | URL, options: FetchBoundedOptio
           dispatcher: options.dispatcher ?? defaultDispatcher(),
         });
       } catch (error) {
-        if (timedOut) throw timedOutError(error);
-        throw new TransientError(
-          `${label} could not be downloaded (${describeNetworkError(error)})`,
-          undefined,
-          {
-            cause: error,
-          },
-        );
+        throw networkFailure(error);
       }
       const { statusCode, headers, body } = response;
 
@@ -144,26 +197,22 @@ export async function fetchBounded(url: string | URL, options: FetchBoundedOptio
         );
       }
 
-      const bounded = boundedBody(response, { maxBytes: options.maxBytes, tooLarge });
-      let bytes: Buffer;
-      try {
-        bytes = await readAll(bounded.stream);
-      } catch (error) {
-        if (error instanceof UserFacingError) throw error;
-        if (timedOut) throw timedOutError(error);
-        throw new TransientError(
-          `${label} could not be downloaded (${describeNetworkError(error)})`,
-          undefined,
-          {
-            cause: error,
-          },
-        );
-      }
+      const bounded = boundedBody(response, {
+        maxBytes: options.maxBytes,
+        tooLarge,
+        onSettled: () => clearTimeout(timer),
+      });
+      settled = true;
       const contentType = headerValue(headers['content-type']);
-      return { bytes, ...(contentType ? { contentType } : {}) };
+      return {
+        stream: bounded.stream,
+        ...(contentType ? { contentType } : {}),
+        ...(bounded.bytes !== undefined ? { bytes: bounded.bytes } : {}),
+        failure: (error) => (error instanceof UserFacingError ? error : networkFailure(error)),
+      };
     }
   } finally {
-    clearTimeout(timer);
+    if (!settled) clearTimeout(timer);
   }
 }
 

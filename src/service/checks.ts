@@ -67,6 +67,10 @@ export interface Ask {
   settings: ServerSettingValues;
   model?: ModelId;
   text?: TextToCheck;
+  /** The request's LoRA URL, if any (capability-checks.ts). */
+  lora?: string;
+  /** Whether the request has an end frame. */
+  endFrame?: boolean;
 }
 
 export interface Check {

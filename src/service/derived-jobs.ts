@@ -1,3 +1,4 @@
+import { extrasAsked } from './capability-checks.js';
 import type { Redis } from 'ioredis';
 import { UserFacingError } from '../core/errors.js';
 import type { ParentKind, ReportTarget } from '../core/job.js';
@@ -69,7 +70,10 @@ export async function deriveJob(
   const parent = await steps.record(parentJobId);
   const request = parent ? make(parent.request) : undefined;
   const text = request ? { prompt: request.prompt, negativePrompt: request.negative_prompt } : undefined;
-  const ask: Ask = { settings, ...(request ? { model: request.model, text } : {}) };
+  const ask: Ask = {
+    settings,
+    ...(request ? { model: request.model, text, ...extrasAsked(request, request) } : {}),
+  };
   const asked = { prompt: text?.prompt ?? '', negativePrompt: text?.negativePrompt, model: ask.model ?? '' };
   return steps.trail.around(input.jobId, origin, asked, async () => {
     await steps.admit(origin, ['access'], ask);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { BackendCapabilities } from '../core/capabilities.js';
 import type { GenerationJobData, JobPlace, ParentKind, QueueBand, ReportTarget } from '../core/job.js';
 import {
   finaliseRequest,
@@ -9,6 +10,7 @@ import {
 } from '../core/request.js';
 import { type ResultDetails, remixSettings, resultDetails } from '../core/result-details.js';
 import type { Logger } from '../log.js';
+import type { HostPolicy } from '../media/public-host.js';
 import type { CancelRequest, CancelResult } from '../queue/cancel.js';
 import { deliveryQueueName } from '../queue/connection.js';
 import { type GenerationQueue, personOf } from '../queue/generation-queue.js';
@@ -19,6 +21,7 @@ import type { BlobStore } from '../storage/blobs.js';
 import type { InputStore } from '../storage/inputs.js';
 import { AdminDesk } from './admin-desk.js';
 import { AuditTrail, type Verdicts } from './audit-trail.js';
+import { capabilityChecks, extrasAsked } from './capability-checks.js';
 import {
   type Ask,
   type Check,
@@ -66,6 +69,10 @@ export interface ServiceSettings {
   defaultModel: ModelId;
   limits: ServiceLimits;
   maxInputBytes: number;
+  /** What the backend can do (end frames, LoRAs); default: end frames yes, LoRAs no. */
+  capabilities?: BackendCapabilities;
+  /** The rule for user-supplied URLs; `allowHosts` is FETCH_ALLOW_HOSTS (tests only). */
+  fetchPolicy?: HostPolicy;
   /** Rules beyond the standard ones (checks.ts), evaluated with them. */
   extraChecks?: Check[];
   /**
@@ -173,6 +180,7 @@ export class GenerationService {
         backendStatus: () => deps.backendStatus(),
         unavailableModels: () => deps.unavailableModels(),
       }),
+      ...capabilityChecks(settings.capabilities, settings.fetchPolicy),
       ...(settings.extraChecks ?? []),
     ];
     this.members = new MemberDesk(community, deps.queue, this.userJobs);
@@ -222,7 +230,8 @@ export class GenerationService {
     const { origin } = input;
     const settings = await this.serverSettings(origin);
     const text = { prompt: input.settings.prompt, negativePrompt: input.settings.negative_prompt };
-    const ask: Ask = { settings, model: input.settings.model ?? settings.model, text };
+    const model = input.settings.model ?? settings.model;
+    const ask: Ask = { settings, model, text, ...extrasAsked(input.settings, input.images) };
     const asked = { ...text, model: ask.model! };
     const screening = new ImageScreening(
       this.community,

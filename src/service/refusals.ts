@@ -55,6 +55,10 @@ export type Refusal =
   | { reason: 'backend-down'; problems: readonly string[] }
   /** Workers found the model's service gone (a retired app); `text` names the models that work. */
   | { reason: 'model-unavailable'; text: string }
+  /** The backend cannot do this with the model (an end frame, a LoRA); `what` is "an end frame". */
+  | { reason: 'unsupported'; what: string; model: string; backend: string }
+  /** A user-supplied link refused (not https, not a public host); `problem` says why. */
+  | { reason: 'bad-link'; problem: string }
   /** Only the requester or a moderator may cancel a job. */
   | { reason: 'not-owner' }
   /** An admin action by someone who is not an admin of this server (or not a bot owner). */
@@ -146,6 +150,12 @@ export function refusalText(refusal: Refusal, words: RefusalWords = NEUTRAL_WORD
       return `The video backend is down right now (${refusal.problems.join('; ') || 'no details'}); nothing was queued, please try again later`;
     case 'model-unavailable':
       return `${refusal.text}. Nothing was queued.`;
+    case 'unsupported':
+      return `${refusal.model} on ${refusal.backend} cannot take ${refusal.what}; nothing was queued. Leave it out, or pick another model.`;
+    case 'bad-link': {
+      const problem = refusal.problem.charAt(0).toUpperCase() + refusal.problem.slice(1);
+      return `${problem}; nothing was queued.`;
+    }
     case 'not-owner':
       return 'Only the person who asked for this video (or a moderator) can cancel it';
     case 'admin-only':

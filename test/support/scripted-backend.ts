@@ -29,12 +29,20 @@ export class ScriptedBackend implements VideoBackend {
   async submit(job: BackendJob, hooks: SubmitHooks, signal: AbortSignal): Promise<RemoteTaskRef> {
     // Read the stored input like a real backend would, so a missing image fails here.
     await job.inputs.read(job.request.input_image);
+    const end = job.request.end_frame;
+    const endBytes = end ? await job.inputs.read(end) : undefined;
     hooks.progress({ phase: 'uploading' });
     const submittedAt = Date.now();
     await hooks.persist({ backend: this.name, state: 'submitting', submittedAt });
     const res = await request(`${this.serviceUrl}/tasks`, {
       method: 'POST',
-      body: JSON.stringify({ prompt: job.request.prompt, seed: job.request.seed }),
+      body: JSON.stringify({
+        prompt: job.request.prompt,
+        seed: job.request.seed,
+        ...(end && endBytes
+          ? { endFrame: { width: end.width, height: end.height, bytes: endBytes.length } }
+          : {}),
+      }),
       signal,
     });
     const payload = (await res.body.json()) as { id?: string; error?: string };

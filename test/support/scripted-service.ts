@@ -14,6 +14,8 @@ export interface ScriptedTask {
   held: boolean;
   error?: string;
   cancelRequests: number;
+  /** What the backend sent: the prompt, and the end frame it read from storage, if any. */
+  input?: { prompt?: string; endFrame?: { width: number; height: number; bytes: number } };
 }
 
 export interface ScriptedServiceOptions {
@@ -76,7 +78,7 @@ export async function startScriptedService(options: ScriptedServiceOptions): Pro
     };
     const parts = url.pathname.split('/').filter(Boolean);
     if (req.method === 'POST' && url.pathname === '/tasks') {
-      await body(req);
+      const sent = await body(req);
       if (failSubmissions.count > 0) {
         failSubmissions.count -= 1;
         return send(failSubmissions.status, { error: failSubmissions.error });
@@ -89,6 +91,13 @@ export async function startScriptedService(options: ScriptedServiceOptions): Pro
         steps,
         held: hold,
         cancelRequests: 0,
+        input: (() => {
+          try {
+            return JSON.parse(sent) as ScriptedTask['input'];
+          } catch {
+            return undefined;
+          }
+        })(),
       };
       tasks.set(task.id, task);
       advance(task);

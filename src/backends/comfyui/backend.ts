@@ -18,6 +18,7 @@ import { ComfyUnreachableError, downloadFailure, submitFailure } from './errors.
 import { type FollowContext, PromptFollower } from './follow.js';
 import { buildGraph, durationKeyOf, type GraphOptions, runShape } from './graph.js';
 import { describeIgnoredSettings } from './ignored-settings.js';
+import { LoraFiles } from './lora-files.js';
 import { NodeProgress } from './node-progress.js';
 import {
   type ComfyBackendOptions,
@@ -59,6 +60,7 @@ export class ComfyBackend implements VideoBackend {
   private readonly pool: ComfyPool;
   private readonly submitter: PromptSubmitter;
   private readonly canceller: PromptCanceller;
+  private readonly loras: LoraFiles | undefined;
   private readonly events = new PromptEvents();
   private started = false;
   private closed = false;
@@ -91,11 +93,13 @@ export class ComfyBackend implements VideoBackend {
       log: this.log,
       dispatcher: this.agent,
     });
+    this.loras = options.loras ? new LoraFiles(options.loras) : undefined;
     this.submitter = new PromptSubmitter({
       clientId: this.clientId,
       templates: this.templates,
       graphOptions: this.graphOptions,
       uploadTimeoutMs: this.settings.uploadTimeoutMs,
+      ...(this.loras ? { loras: this.loras } : {}),
     });
     this.canceller = new PromptCanceller(this.settings);
   }
@@ -108,7 +112,7 @@ export class ComfyBackend implements VideoBackend {
   }
 
   describeIgnored(request: GenerationRequest): string[] {
-    return describeIgnoredSettings(request, templateFor(this.templates, request));
+    return describeIgnoredSettings(request, templateFor(this.templates, request), this.loras !== undefined);
   }
 
   /** Runs the start-up checks (spec §2) on every server now and returns one report each. */
@@ -266,5 +270,6 @@ export class ComfyBackend implements VideoBackend {
     this.events.close();
     this.pool.close();
     await this.agent.destroy().catch(() => undefined);
+    await this.loras?.close();
   }
 }

@@ -29,6 +29,16 @@ export function createComfyBackend(
     ...(negative ? { defaultNegativePrompt: negative } : {}),
     durations: deps.durations,
     maxOutputBytes: config.MAX_OUTPUT_BYTES,
+    ...(config.COMFYUI_LORA_DIR
+      ? {
+          loras: {
+            dir: config.COMFYUI_LORA_DIR,
+            maxBytes: config.LORA_MAX_MB * 1024 * 1024,
+            timeoutMs: config.LORA_TIMEOUT_SECONDS * 1000,
+            policy: { allowHosts: config.FETCH_ALLOW_HOSTS },
+          },
+        }
+      : {}),
     log: deps.log.child({ backend: 'comfyui' }),
     ...overrides,
   });

@@ -8,6 +8,7 @@ import {
   DECODE_CLASSES,
   FRAME_CLASSES,
   isLink,
+  MODEL_LOADER_CLASSES,
   nodesOf,
   SAMPLER_CLASSES,
 } from './nodes.js';
@@ -58,6 +59,8 @@ export interface GraphFiles {
   /** `"<subfolder>/<name>"` as returned by the upload. */
   startImagePath: string;
   endImagePath?: string;
+  /** The request's LoRA as a file of the server's loras folder (lora-files.ts), when it has one. */
+  loraName?: string;
   jobId: string;
   promptId: string;
 }
@@ -204,6 +207,18 @@ export function buildGraph(
   const values = graphValues(request, options, files);
   const graph = fillTemplate(template, values);
   applyWithoutPlaceholders(graph, values, template.placeholders, request);
+
+  if (files.loraName) {
+    // Between each model loader and everything that read its MODEL (spec §10, LoraLoaderModelOnly).
+    for (const [id] of nodesOf(graph, (c) => MODEL_LOADER_CLASSES.has(c))) {
+      const lora = nextId(graph);
+      graph[lora] = {
+        class_type: 'LoraLoaderModelOnly',
+        inputs: { model: [id, 0], lora_name: files.loraName, strength_model: request.lora_multiplier ?? 1 },
+      };
+      rewire(graph, [id, 0], [lora, 0], lora);
+    }
+  }
 
   const tile = request.vae_tile_size ?? 0;
   if (tile > 0) {

@@ -15,8 +15,6 @@ const NO_EQUIVALENT: readonly SettingName[] = [
   'joint_pass',
   'attention',
   'temporal_upsampling',
-  'lora_file',
-  'lora_multiplier',
   'add_frames_for_end_image',
   'boundary_ratio',
   'cache_threshold',
@@ -30,7 +28,11 @@ const listed = (names: string[]) =>
   names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 
 /** Human notes for what the self-hosted backend drops from this request. */
-export function describeIgnoredSettings(request: GenerationRequest, template: WorkflowTemplate): string[] {
+export function describeIgnoredSettings(
+  request: GenerationRequest,
+  template: WorkflowTemplate,
+  loras = false,
+): string[] {
   const notes: string[] = [];
   if (request.model !== 'wan2.1') {
     notes.push(
@@ -38,7 +40,10 @@ export function describeIgnoredSettings(request: GenerationRequest, template: Wo
     );
   }
   const ignored: string[] = [];
-  for (const name of NO_EQUIVALENT) {
+  // Without a loras folder the service refuses a LoRA before queueing; this names it if one slips by.
+  for (const name of loras
+    ? NO_EQUIVALENT
+    : [...NO_EQUIVALENT, 'lora_file' as const, 'lora_multiplier' as const]) {
     const value = request[name];
     if (value === undefined || isOff(value)) continue;
     ignored.push(name);
@@ -59,6 +64,7 @@ export function describeIgnoredSettings(request: GenerationRequest, template: Wo
   if (request.vae_tile_size && !supports.decode) unused.push('vae_tile_size');
   if (request.spatial_upsampling && !supports.decode) unused.push('spatial_upsampling');
   if (request.cfg_star_switch === true && !supports.samplerModel) unused.push('cfg_star_switch');
+  if (loras && request.lora_file && !supports.lora) unused.push('lora_file');
   if (unused.length > 0) {
     notes.push(
       `${listed(unused)} ${unused.length > 1 ? 'are' : 'is'} not used by the configured ComfyUI workflow and ${unused.length > 1 ? 'were' : 'was'} ignored`,

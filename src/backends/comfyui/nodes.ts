@@ -26,6 +26,12 @@ export const OUTPUT_CLASSES: ReadonlySet<string> = new Set([
   'SaveAnimatedPNG',
   'VHS_VideoCombine',
 ]);
+/** The nodes whose output 0 is the diffusion MODEL, where a LoRA loader attaches (spec §10). */
+export const MODEL_LOADER_CLASSES: ReadonlySet<string> = new Set([
+  'UNETLoader',
+  'CheckpointLoaderSimple',
+  'UnetLoaderGGUF',
+]);
 /** The nodes that hold the frame size and count. */
 export const FRAME_CLASSES: ReadonlySet<string> = new Set(['WanImageToVideo', 'WanFirstLastFrameToVideo']);
 

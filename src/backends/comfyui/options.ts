@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { ConfigurationError } from '../../core/errors.js';
 import type { Logger } from '../../log.js';
 import type { DurationHistory } from '../durations.js';
+import type { LoraFilesOptions } from './lora-files.js';
 import { type ComfyModelFiles, DEFAULT_MODEL_FILES } from './model-files.js';
 import { type ComfyServerConfig, withCredentialsAsHeader } from './server-url.js';
 
@@ -18,6 +19,11 @@ export interface ComfyBackendOptions {
   flfWorkflowPath?: string;
   /** Weights file names; defaults are the official ComfyUI Wan 2.1 template's. */
   models?: Partial<ComfyModelFiles>;
+  /**
+   * LoRA files from URLs (COMFYUI_LORA_DIR, LORA_MAX_MB, LORA_TIMEOUT_SECONDS): where the worker
+   * writes them so the servers load them. Left out, a request with `lora_file` is refused.
+   */
+  loras?: LoraFilesOptions;
   /** Used when the request has no negative prompt. */
   defaultNegativePrompt?: string;
   /** Past run times, for the ETA before sampler steps arrive. */

@@ -1,8 +1,10 @@
+import { UserFacingError } from '../../core/errors.js';
 import type { StoredImage } from '../../core/request.js';
 import type { Logger } from '../../log.js';
 import type { BackendJob } from '../backend.js';
 import { promptRefusal, uploadFailure } from './errors.js';
 import { buildGraph, type GraphOptions } from './graph.js';
+import type { LoraFiles } from './lora-files.js';
 import type { ComfyGraph } from './nodes.js';
 import { locatePrompt } from './prompt-state.js';
 import type { ComfyServer } from './server.js';
@@ -28,6 +30,8 @@ export interface SubmitterOptions {
   templates: WorkflowTemplates;
   graphOptions: GraphOptions;
   uploadTimeoutMs: number;
+  /** Where LoRA URLs become files the servers load; none: a LoRA is refused. */
+  loras?: LoraFiles;
 }
 
 export type SubmitTarget = Pick<ComfyServer, 'client' | 'host'>;
@@ -50,9 +54,11 @@ export class PromptSubmitter {
       const end = await this.readImage(job, request.end_frame, `${promptId}_end`);
       endImagePath = await this.upload(server, end, signal);
     }
+    const loraName = request.lora_file ? await this.loraName(request.lora_file, job) : undefined;
     return buildGraph(templateFor(this.options.templates, request), request, this.options.graphOptions, {
       startImagePath,
       ...(endImagePath ? { endImagePath } : {}),
+      ...(loraName ? { loraName } : {}),
       jobId: job.jobId,
       promptId,
     });
@@ -100,6 +106,16 @@ export class PromptSubmitter {
   ): Promise<boolean> {
     const graph = await this.prepare(server, job, promptId, signal);
     return this.post(server, graph, promptId, log, signal);
+  }
+
+  /** The LoRA as a file of the servers' loras folder, downloaded once per URL (lora-files.ts). */
+  private loraName(url: string, job: BackendJob): Promise<string> {
+    if (!this.options.loras) {
+      throw new UserFacingError(
+        'LoRA files are not enabled on this ComfyUI worker (COMFYUI_LORA_DIR is not set); nothing was rendered',
+      );
+    }
+    return this.options.loras.nameFor(url, job.log);
   }
 
   private async readImage(job: BackendJob, image: StoredImage, name: string) {

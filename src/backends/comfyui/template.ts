@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigurationError } from '../../core/errors.js';
-import { type ComfyGraph, isLink, OUTPUT_CLASSES, SAMPLER_CLASSES } from './nodes.js';
+import { type ComfyGraph, isLink, MODEL_LOADER_CLASSES, OUTPUT_CLASSES, SAMPLER_CLASSES } from './nodes.js';
 
 /**
  * Workflow templates (shared/specs/comfyui-api.md §9, §10): API-format graphs with named `${…}`
@@ -198,5 +198,7 @@ export function templateSupports(template: WorkflowTemplate) {
     solver: has('samplerName') || sampler,
     fps: has('fps') || classes.has('CreateVideo') || classes.has('VHS_VideoCombine'),
     negative: has('negativePrompt'),
+    /** A model loader a `LoraLoaderModelOnly` can follow. */
+    lora: [...classes].some((c) => MODEL_LOADER_CLASSES.has(c)),
   };
 }

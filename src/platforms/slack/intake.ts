@@ -256,6 +256,8 @@ export interface StartJobInput {
   jobId: string;
   settings: GenerationSettings;
   file: SlackFileRef;
+  /** The last frame (first-and-last-frame video), when given. */
+  endFile?: SlackFileRef;
   user: { id: string; displayName?: string };
   place: Place;
   reply: ReplyTarget;
@@ -274,7 +276,10 @@ export async function startJob(context: SlackContext, input: StartJobInput): Pro
       context.service.submit({
         jobId: input.jobId,
         settings: input.settings,
-        images: { input_image: slackImage(context, input.file) },
+        images: {
+          input_image: slackImage(context, input.file),
+          ...(input.endFile ? { end_frame: slackImage(context, input.endFile) } : {}),
+        },
         origin,
         reportTo: reportTarget(context, input.place),
       }),

@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { relative } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
 
@@ -50,6 +52,11 @@ export interface FakeComfyOptions {
   preview?: boolean;
   /** Folder → file names for `GET /models/{folder}` and loader validation. */
   models?: Record<string, string[]>;
+  /**
+   * A real folder served as `models/loras`, like ComfyUI's own: its files (subfolders as
+   * `sub/name`) are listed and accepted by `LoraLoaderModelOnly`, read at every request.
+   */
+  lorasDir?: string;
   /** Node classes the server does not know (`/object_info/{cls}` answers `{}`, `/prompt` refuses). */
   missingNodes?: string[];
   dropSocketForMs?: number;
@@ -257,8 +264,8 @@ function executionOrder(graph: Graph, outputs: string[]): string[] {
 }
 
 class FakeComfyServer implements FakeComfy {
-  private options: Required<Omit<FakeComfyOptions, 'steps' | 'holdAtStep'>> &
-    Pick<FakeComfyOptions, 'steps' | 'holdAtStep'>;
+  private options: Required<Omit<FakeComfyOptions, 'steps' | 'holdAtStep' | 'lorasDir'>> &
+    Pick<FakeComfyOptions, 'steps' | 'holdAtStep' | 'lorasDir'>;
   private http: Server | undefined;
   private wss: WebSocketServer | undefined;
   private portNumber = 0;
@@ -299,11 +306,21 @@ class FakeComfyServer implements FakeComfy {
       failQueueReads: options.failQueueReads ?? 0,
       ...(options.steps !== undefined ? { steps: options.steps } : {}),
       ...(options.holdAtStep !== undefined ? { holdAtStep: options.holdAtStep } : {}),
+      ...(options.lorasDir !== undefined ? { lorasDir: options.lorasDir } : {}),
     };
   }
 
   get port() {
     return this.portNumber;
+  }
+
+  /** A model folder's files; `loras` from `lorasDir` when one is given (spec §2 `GET /models/{folder}`). */
+  private modelFiles(folder: string): string[] | undefined {
+    const dir = this.options.lorasDir;
+    if (folder !== 'loras' || !dir) return this.options.models[folder];
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && entry.name.endsWith('.safetensors'))
+      .map((entry) => relative(dir, `${entry.parentPath}/${entry.name}`).split('\\').join('/'));
   }
 
   get url() {
@@ -567,7 +584,7 @@ class FakeComfyServer implements FakeComfy {
     if (method === 'GET' && path === '/models') return json(res, 200, Object.keys(this.options.models));
     if (method === 'GET' && path.startsWith('/models/')) {
       const folder = decodeURIComponent(path.slice('/models/'.length));
-      const files = this.options.models[folder];
+      const files = this.modelFiles(folder);
       return files ? json(res, 200, files) : json(res, 404, { error: 'unknown folder' });
     }
     if (method === 'GET' && path === '/prompt') return json(res, 200, this.status());
@@ -806,7 +823,7 @@ class FakeComfyServer implements FakeComfy {
       const model = MODEL_INPUTS[node.class_type!];
       if (model) {
         const [input, folder] = model;
-        const files = this.options.models[folder] ?? [];
+        const files = this.modelFiles(folder) ?? [];
         const value = inputs[input];
         if (typeof value !== 'string' || !files.includes(value)) {
           addError(

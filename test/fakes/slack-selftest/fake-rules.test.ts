@@ -127,4 +127,31 @@ describe('fake Slack rules beyond the Bolt round trips', () => {
       client.files.completeUploadExternal({ files: [{ id: file_id! }], channel_id: f.defaultChannelId }),
     ).rejects.toMatchObject({ data: { error: 'file_not_found' } });
   });
+
+  it('views: file_input only in an input block, max_files from 1 to 10', async () => {
+    const { client } = await setup();
+    const withFile = (max: number) => ({
+      type: 'modal' as const,
+      title: { type: 'plain_text' as const, text: 'Files' },
+      submit: { type: 'plain_text' as const, text: 'Go' },
+      blocks: [
+        {
+          type: 'input' as const,
+          block_id: 'image',
+          label: { type: 'plain_text' as const, text: 'Image' },
+          element: { type: 'file_input' as const, action_id: 'file', max_files: max },
+        },
+      ],
+    });
+    await expect(
+      client.views.open({ trigger_id: fake!.triggerId(), view: withFile(1) }),
+    ).resolves.toMatchObject({
+      ok: true,
+    });
+    await expect(
+      client.views.open({ trigger_id: fake!.triggerId(), view: withFile(11) }),
+    ).rejects.toMatchObject({
+      data: { error: 'invalid_arguments' },
+    });
+  });
 });

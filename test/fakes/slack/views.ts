@@ -48,6 +48,28 @@ export class ViewsApi {
         error: invalidArgs('must provide a submit property when using input blocks [json-pointer:/view]'),
       };
     }
+    // file_input (platform notes): only in modals, inside an input block; max_files 1–10.
+    for (const [index, raw] of (v.blocks as unknown[]).entries()) {
+      const block = raw as { type?: unknown; element?: { type?: unknown; max_files?: unknown } } | null;
+      const elements = (raw as { elements?: unknown[] } | null)?.elements ?? [];
+      if (block?.type !== 'input' && elements.some((e) => (e as { type?: unknown })?.type === 'file_input')) {
+        return {
+          error: invalidArgs(
+            `file_input is only allowed in input blocks [json-pointer:/view/blocks/${index}]`,
+          ),
+        };
+      }
+      if (block?.type === 'input' && block.element?.type === 'file_input') {
+        const max = block.element.max_files;
+        if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 10)) {
+          return {
+            error: invalidArgs(
+              `must be between 1 and 10 [json-pointer:/view/blocks/${index}/element/max_files]`,
+            ),
+          };
+        }
+      }
+    }
     if (typeof v.private_metadata === 'string' && v.private_metadata.length > 3000) {
       return {
         error: invalidArgs('must be less than 3001 characters [json-pointer:/view/private_metadata]'),

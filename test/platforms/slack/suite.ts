@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FIELD_INFO } from '../../../src/core/request.js';
 import type { JsonObject } from '../../fakes/slack/index.js';
-import { PDF_BYTES } from '../../support/media.js';
+import { makePng, PDF_BYTES } from '../../support/media.js';
 import { waitFor } from '../../support/processes.js';
 import { testRedis } from '../../support/redis.js';
 import { type SlackHarness, type SlackMode, startSlackHarness } from '../../support/slack-harness.js';
@@ -86,6 +86,7 @@ export function slackSuite(mode: SlackMode, extra?: (h: () => SlackHarness) => v
       const inputs = blocks.filter((block) => block.type === 'input');
       expect(inputs.map((block) => block.block_id)).toEqual([
         'image',
+        'end_frame',
         ...FIELD_INFO.filter((field) => field.common).map((field) => field.name),
         'advanced',
       ]);
@@ -173,6 +174,44 @@ export function slackSuite(mode: SlackMode, extra?: (h: () => SlackHarness) => v
       expect((post.body as { text: string }).text).toMatch(/HTML page/);
       expect(await counts()).toEqual(before);
       expect(await job(`sl-${viewId}`)).toBeUndefined();
+    });
+
+    it('an end frame from the modal (its own optional file input) reaches the backend as the last frame', async () => {
+      const end = await makePng(192, 96);
+      const { viewId, view } = await openModal('the cat turns');
+      const blocks = view.blocks as Array<{ block_id?: string; optional?: boolean; element?: JsonObject }>;
+      expect(blocks.find((b) => b.block_id === 'end_frame')).toMatchObject({
+        optional: true,
+        element: { type: 'file_input', max_files: 1 },
+      });
+      await submit(viewId, {
+        image: { file: h.slack.fileInput([{ bytes: h.png, name: 'start.png', mimetype: 'image/png' }]) },
+        end_frame: { file: h.slack.fileInput([{ bytes: end, name: 'end.png', mimetype: 'image/png' }]) },
+        prompt: { value: h.slack.textInput('the cat turns') },
+      });
+      const jobId = `sl-${viewId}`;
+      await waitFor(() => h.videoOf(jobId), 'the video');
+      const task = h.service.tasks().find((t) => t.input?.prompt === 'the cat turns');
+      expect(task?.input?.endFrame).toMatchObject({ width: 192, height: 96 });
+      expect((await job(jobId))?.data.request.input_image.width).not.toBe(192);
+    });
+
+    it('a mention with two images uses the first as the start and the second as the end frame', async () => {
+      const end = await makePng(192, 96);
+      const start = h.slack.addFile(h.png, { name: 'start.png' });
+      const last = h.slack.addFile(end, { name: 'end.png' });
+      const mention = h.slack.appMention({
+        text: `<@${h.slack.botUserId}> the dog jumps into the pool`,
+        files: [start, last],
+      });
+      await h.slack.deliver(h.target, 'events_api', mention);
+      const jobId = `sl-m-${h.channel}-${String(mention.event.ts)}`;
+      await waitFor(() => h.videoOf(jobId), 'the video');
+      const request = (await job(jobId))?.data.request;
+      expect(request?.end_frame).toMatchObject({ width: 192, height: 96 });
+      expect(request?.input_image.width).not.toBe(192);
+      const task = h.service.tasks().find((t) => t.input?.prompt === 'the dog jumps into the pool');
+      expect(task?.input?.endFrame).toMatchObject({ width: 192, height: 96 });
     });
 
     it('a mention with an image is queued once, however often Slack delivers it, and the video lands in its thread', async () => {

@@ -27,10 +27,13 @@ interface MessageLike {
 
 const HINT =
   'Attach an image (PNG, JPEG or WebP) to your message and mention me with a prompt, e.g. ' +
-  '`@Kinema the cat yawns num_frames=49`. Or use `/animate`, or ⋮ → *Animate this image* on a message with an image.';
+  '`@Kinema the cat yawns num_frames=49`; attach a second image to end the video on it. ' +
+  'Or use `/animate`, or ⋮ → *Animate this image* on a message with an image.';
 
 /**
- * `@Kinema <prompt> [key=value …]` in a message with an image. The same message can arrive as an
+ * `@Kinema <prompt> [key=value …]` in a message with an image, or two: the first image (in the
+ * order Slack lists the message's files, the order they were attached) is the start, the second
+ * the end frame. The same message can arrive as an
  * app_mention and as a message event (a mention with a file sometimes comes only as the latter,
  * platform notes S1), so both are handled and the message is claimed once in Redis. Direct
  * messages to the app need no mention.
@@ -71,10 +74,18 @@ export async function handleMessage(
   if (!(await context.messages.claim('message', `${event.channel}-${event.ts}`))) return;
   const refused = await refusedHere(context, event.user, event.channel);
   if (refused) return tell(context, reply, refused);
-  const image = files.find(isImageFile);
+  const images = files.filter(isImageFile);
+  const [image, endImage] = images;
   if (!image) {
     const name = files[0]?.name ?? 'that file';
     return tell(context, reply, `“${name}” is not an image; attach a PNG, JPEG or WebP.`);
+  }
+  if (images.length > 2) {
+    return tell(
+      context,
+      reply,
+      `You attached ${images.length} images; attach one (the start), or two (the start, then the end frame).`,
+    );
   }
   const { prompt, advanced } = splitMessage(event.text ?? '');
   if (!prompt) {
@@ -86,6 +97,7 @@ export async function handleMessage(
     jobId: `sl-m-${event.channel}-${event.ts}`,
     settings: settings.value,
     file: image,
+    ...(endImage ? { endFile: endImage } : {}),
     user: { id: event.user },
     place,
     reply,

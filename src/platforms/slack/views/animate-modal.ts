@@ -9,9 +9,10 @@ import { escapeMrkdwn } from '../render.js';
 import { ADVANCED, readSettings } from '../settings.js';
 
 /**
- * The animate modal, built from the request schema: a file input (images only), then every field
- * FIELD_INFO marks `common` (prompt first), then `advanced` key=value text for the rest. Opened by
- * /animate and by the "Animate this image" shortcut (which already has its image).
+ * The animate modal, built from the request schema: a file input (images only), an optional second
+ * one for the end frame, then every field FIELD_INFO marks `common` (prompt first), then `advanced`
+ * key=value text for the rest. Opened by /animate and by the "Animate this image" shortcut (which
+ * already has its start image, so it shows only the end-frame input).
  */
 
 /** Where the modal came from; kept in the view's private_metadata (only the app can read it). */
@@ -27,6 +28,8 @@ export interface ModalOrigin {
 
 export const IMAGE_BLOCK = 'image';
 export const FILE_ACTION = 'file';
+/** The optional last frame: its own file input, so which image is which never depends on order. */
+export const END_BLOCK = 'end_frame';
 export const VALUE_ACTION = 'value';
 /** Slack option values cannot be empty; the schema's "off" choice travels as this. */
 const EMPTY_CHOICE = '__off__';
@@ -147,6 +150,19 @@ export function animateModal(origin: ModalOrigin, prefill: { prompt?: string; ad
       ],
     });
   }
+  blocks.push({
+    type: 'input',
+    block_id: END_BLOCK,
+    label: plain('End frame (optional)'),
+    hint: plain('The image the video should end on (first-and-last-frame): PNG, JPEG or WebP, up to 10 MB'),
+    optional: true,
+    element: {
+      type: 'file_input',
+      action_id: FILE_ACTION,
+      filetypes: ['png', 'jpg', 'jpeg', 'webp', 'gif'],
+      max_files: 1,
+    },
+  });
   for (const field of COMMON_FIELDS) {
     blocks.push(fieldBlock(field, field.name === 'prompt' ? prefill.prompt : undefined));
   }
@@ -203,10 +219,11 @@ export function readModal(view: ViewOutput) {
   }
   const advanced = values[ADVANCED]?.[VALUE_ACTION]?.value ?? undefined;
   const file = values[IMAGE_BLOCK]?.[FILE_ACTION]?.files?.[0] as SlackFileRef | undefined;
-  return { settings: readSettings(fields, advanced), file };
+  const endFile = values[END_BLOCK]?.[FILE_ACTION]?.files?.[0] as SlackFileRef | undefined;
+  return { settings: readSettings(fields, advanced), file, ...(endFile ? { endFile } : {}) };
 }
 
-const BLOCK_IDS = new Set([...COMMON_FIELDS.map((field) => field.name), ADVANCED, IMAGE_BLOCK]);
+const BLOCK_IDS = new Set([...COMMON_FIELDS.map((field) => field.name), ADVANCED, IMAGE_BLOCK, END_BLOCK]);
 
 /** Inline errors keyed by block id (`response_action: errors`). */
 export function errorsByBlock(bySource: Map<string, string[]>): Record<string, string> {
@@ -239,6 +256,8 @@ export function register(app: App, context: SlackContext): void {
     } else if (!file) {
       errors[firstBlock] = 'The image of that message is gone; run the shortcut again.';
     }
+    const endProblem = read.endFile ? fileProblem(context, read.endFile) : undefined;
+    if (endProblem) errors[END_BLOCK] = endProblem;
     const user = { id: body.user.id, displayName: body.user.name };
     // The form stays open with the refusal in it: access always, the person's caps once all else is right.
     const refused = await context.service.refusal(
@@ -259,6 +278,7 @@ export function register(app: App, context: SlackContext): void {
       jobId: `sl-${view.id}`,
       settings: read.settings.value,
       file,
+      ...(read.endFile ? { endFile: read.endFile } : {}),
       user,
       place: { channel: origin.channel, ...(origin.threadTs ? { threadTs: origin.threadTs } : {}) },
       reply: {
