@@ -1,4 +1,3 @@
-import { extrasAsked } from './capability-checks.js';
 import type { Redis } from 'ioredis';
 import { UserFacingError } from '../core/errors.js';
 import type { ParentKind, ReportTarget } from '../core/job.js';
@@ -6,6 +5,7 @@ import type { GenerationRequest, StoredImage } from '../core/request.js';
 import { personOf } from '../queue/generation-queue.js';
 import type { JobRecord } from '../queue/records.js';
 import type { AuditTrail, Verdicts } from './audit-trail.js';
+import { extrasAsked } from './capability-checks.js';
 import type { Ask, Origin, Stage } from './checks.js';
 import type { TextVerdict } from './moderation/index.js';
 import { underPersonLock } from './person-lock.js';

@@ -1,7 +1,6 @@
 import { copyFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DiscordHarness, startDiscordHarness } from '../../support/discord-harness.js';
-import { waitFor } from '../../support/processes.js';
 import { testRedis } from '../../support/redis.js';
 import { ScriptedBackend } from '../../support/scripted-backend.js';
 
