@@ -51,6 +51,17 @@ export interface RemoteTaskRef {
 /** `relax`: over quota, queued behind every job within quota (QUOTA_OVERFLOW=relax). */
 export type QueueBand = 'normal' | 'relax';
 
+/**
+ * One of the jobs of a `variants` command: they share one status message and one result post. The
+ * lead is the group's first job; its id names the group (and its chat messages).
+ */
+export interface VariantOf {
+  lead: string;
+  /** 1-based. */
+  index: number;
+  size: number;
+}
+
 export interface GenerationJobData {
   request: GenerationRequest;
   requester: Requester;
@@ -58,6 +69,7 @@ export interface GenerationJobData {
   /** Name of the queue that takes the finished outcome to the chat platform, if any. */
   deliverVia?: string;
   parentJobId?: string;
+  group?: VariantOf;
   createdAt: number;
   notes: string[];
   remote?: RemoteTaskRef;
@@ -123,4 +135,5 @@ export interface DeliveryJobData {
   requester: Requester;
   reportTo: ReportTarget;
   parentJobId?: string;
+  group?: VariantOf;
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { UserFacingError } from '../core/errors.js';
-import type { GenerationJobData, JobPlace, QueueBand, ReportTarget } from '../core/job.js';
+import type { GenerationJobData, JobPlace, QueueBand, ReportTarget, VariantOf } from '../core/job.js';
 import {
   finaliseRequest,
   type GenerationRequest,
@@ -8,10 +8,12 @@ import {
   type ModelId,
   resolveSeed,
 } from '../core/request.js';
+import type { VariantState } from '../core/status-text.js';
 import type { Logger } from '../log.js';
 import type { CancelRequest, CancelResult } from '../queue/cancel.js';
 import { deliveryQueueName } from '../queue/connection.js';
 import { type GenerationQueue, personOf } from '../queue/generation-queue.js';
+import { JobGroups, variantJobId } from '../queue/job-groups.js';
 import type { UnavailableModel } from '../queue/model-availability.js';
 import type { JobRecord } from '../queue/records.js';
 import type { BackendStatus } from '../queue/worker-health.js';
@@ -40,6 +42,7 @@ import { type Refusal, RefusedError } from './refusals.js';
 import { ImageScreening } from './screening.js';
 import { type ServerSettingValues, serverOf } from './server-settings.js';
 import { UserJobs } from './user-jobs.js';
+import { groupCancelResult, planVariants, reserveGroup, waitingVariants } from './variants.js';
 
 /** What the service is given by the entry point that wires it (main.ts, or a test). */
 export interface ServiceDeps {
@@ -90,6 +93,8 @@ export interface RerunInput {
   jobId: string;
   origin: Origin;
   reportTo: ReportTarget;
+  /** 🎲 on a group's message: rerun every video of the group (a button reruns one). */
+  wholeGroup?: boolean;
 }
 
 export interface Submitted {
@@ -100,7 +105,18 @@ export interface Submitted {
   notice?: string;
   /** Over quota with QUOTA_OVERFLOW=relax: queued behind everyone within quota. */
   relaxed?: boolean;
+  /** A group of variants (`jobId` is its lead): what its one status message shows first. */
+  variants?: VariantState[];
 }
+
+type JobToQueue = {
+  request: GenerationRequest;
+  reportTo: ReportTarget;
+  parentJobId?: string;
+  notes?: string[];
+  group?: VariantOf;
+};
+type EnqueueContext = { settings: ServerSettingValues; verdicts: Verdicts };
 
 export interface Actor {
   userId: string;
@@ -128,6 +144,7 @@ export class GenerationService {
   private readonly images: InputImages;
   private readonly checks: Check[];
   private readonly trail: AuditTrail;
+  private readonly groups: JobGroups;
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -146,6 +163,7 @@ export class GenerationService {
     this.serverJobs = new UserJobs(deps.redis, deps.prefix, deps.queue, 'server-jobs');
     this.images = new InputImages(deps.inputs, settings.maxInputBytes);
     this.trail = new AuditTrail(this.community.audit, deps.log);
+    this.groups = new JobGroups(deps.redis, deps.prefix);
     const { community } = this;
     this.checks = [
       ...standardChecks({
@@ -200,7 +218,8 @@ export class GenerationService {
     const { origin } = input;
     const settings = await this.serverSettings(origin);
     const text = { prompt: input.settings.prompt, negativePrompt: input.settings.negative_prompt };
-    const ask: Ask = { settings, model: input.settings.model ?? settings.model, text };
+    const count = input.settings.variants ?? 1;
+    const ask: Ask = { settings, model: input.settings.model ?? settings.model, text, count };
     const asked = { ...text, model: ask.model! };
     const screening = new ImageScreening(
       this.community,
@@ -226,19 +245,51 @@ export class GenerationService {
           const request = finaliseRequest(input.settings, { input_image, end_frame }, settings.model);
           const job = { request, reportTo: input.reportTo, notes: input.notes };
           const verdicts = { text: textVerdictOf(settings), input: screening.verdict };
-          return this.enqueue(input.jobId, origin, job, notices, { settings, verdicts });
+          const context = { settings, verdicts };
+          return count > 1
+            ? this.enqueueVariants(
+                input.jobId,
+                origin,
+                job,
+                { count, seed: input.settings.seed },
+                notices,
+                context,
+              )
+            : this.enqueue(input.jobId, origin, job, notices, context);
         });
       },
       () => screening.verdict,
     );
   }
 
+  /** N jobs of one request, distinct seeds, one group; refused whole when the quotas cannot take N. */
+  private async enqueueVariants(
+    lead: string,
+    origin: Origin,
+    job: JobToQueue,
+    asked: { count: number; seed?: number },
+    notices: string[],
+    context: EnqueueContext,
+  ): Promise<Submitted> {
+    const jobs = planVariants(lead, job.request, asked.count, asked.seed);
+    const limits = this.community.quotaLimits(context.settings);
+    const relax = context.settings.quota_overflow === 'relax';
+    const ids = jobs.map((variant) => variant.jobId);
+    await reserveGroup(this.community.quotas, origin.requester, ids, limits, relax);
+    await this.groups.create(lead, ids);
+    const submitted: Submitted[] = [];
+    for (const { jobId, request, group } of jobs) {
+      submitted.push(await this.enqueue(jobId, origin, { ...job, request, group }, notices, context));
+    }
+    return { ...submitted[0]!, variants: waitingVariants(jobs) };
+  }
+
   private async enqueue(
     jobId: string,
     origin: Origin,
-    job: { request: GenerationRequest; reportTo: ReportTarget; parentJobId?: string; notes?: string[] },
+    job: JobToQueue,
     notices: string[],
-    context: { settings: ServerSettingValues; verdicts: Verdicts },
+    context: EnqueueContext,
   ): Promise<Submitted> {
     const { requester, place } = origin;
     const data: GenerationJobData = {
@@ -248,6 +299,7 @@ export class GenerationService {
       reportTo: { ...job.reportTo, ageRestricted: place.ageRestricted === true },
       deliverVia: deliveryQueueName(requester.platform),
       ...(job.parentJobId ? { parentJobId: job.parentJobId } : {}),
+      ...(job.group ? { group: job.group } : {}),
       createdAt: Date.now(),
       notes: job.notes ?? [],
       place: jobPlace(origin),
@@ -300,7 +352,8 @@ export class GenerationService {
     const text = parent
       ? { prompt: parent.request.prompt, negativePrompt: parent.request.negative_prompt }
       : undefined;
-    const ask: Ask = { settings, ...(parent ? { model: parent.request.model, text } : {}) };
+    const count = input.wholeGroup ? (parent?.group?.size ?? 1) : 1;
+    const ask: Ask = { settings, count, ...(parent ? { model: parent.request.model, text } : {}) };
     const asked = {
       prompt: text?.prompt ?? '',
       negativePrompt: text?.negativePrompt,
@@ -328,8 +381,10 @@ export class GenerationService {
           const notices = await this.admit(origin, ['capacity', 'service'], ask);
           const request: GenerationRequest = { ...parent.request, seed: resolveSeed(undefined) };
           const job = { request, reportTo: input.reportTo, parentJobId };
-          const verdicts = { text: textVerdictOf(settings) };
-          return this.enqueue(input.jobId, origin, job, notices, { settings, verdicts });
+          const context = { settings, verdicts: { text: textVerdictOf(settings) } };
+          return count > 1
+            ? this.enqueueVariants(input.jobId, origin, job, { count }, notices, context)
+            : this.enqueue(input.jobId, origin, job, notices, context);
         });
       } catch (error) {
         // Refused (caps, quota, backend down): the next click must be able to try again.
@@ -346,7 +401,12 @@ export class GenerationService {
     if (record.requester.userId !== actor.userId && !actor.canModerate) {
       throw new RefusedError({ reason: 'not-owner' });
     }
-    return this.deps.cancel({ jobId, by: actor.displayName ?? actor.userId });
+    const by = actor.displayName ?? actor.userId;
+    const { group } = record;
+    if (!group) return this.deps.cancel({ jobId, by });
+    // A group is cancelled whole: what is done is posted, the rest stops.
+    const ids = Array.from({ length: group.size }, (_, i) => variantJobId(group.lead, i + 1));
+    return groupCancelResult(await Promise.all(ids.map((id) => this.deps.cancel({ jobId: id, by }))));
   }
 
   /** Takes back a job nobody can follow (its status message could not be posted). */

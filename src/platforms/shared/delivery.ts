@@ -1,7 +1,8 @@
 import type { DeliveryJobData } from '../../core/job.js';
 import { type JobSnapshot, outcomeSnapshot } from '../../core/status-text.js';
 import type { Logger } from '../../log.js';
-import type { PlatformFeed } from '../../service/platform-feed.js';
+import type { DeliveryDone, PlatformFeed } from '../../service/platform-feed.js';
+import { deliverVariant } from './variant-delivery.js';
 
 /** How one platform posts a finished job; `Where` is its channel (and thread), `Posted` its result. */
 export interface OutcomePoster<Where, Posted> {
@@ -21,6 +22,16 @@ export interface OutcomePoster<Where, Posted> {
   postOutcome(delivery: DeliveryJobData, snapshot: JobSnapshot, where: Where): Promise<void>;
   /** Tells the requester alone (a withheld result: why it was not posted). */
   tellRequester(delivery: DeliveryJobData, text: string, where: Where): Promise<void>;
+  /**
+   * A group's videos in one message (each with its own buttons), into its status message like
+   * `postVideo`; `lead` is the group's first delivery, whose status message it is.
+   */
+  postGroup(
+    lead: DeliveryJobData,
+    videos: DeliveryJobData[],
+    where: Where,
+    snapshot: JobSnapshot,
+  ): Promise<Posted>;
 }
 
 /**
@@ -34,12 +45,13 @@ export async function deliverOutcome<Where, Posted>(
   feed: PlatformFeed,
   log: Logger,
   delivery: DeliveryJobData,
-): Promise<void> {
+): Promise<DeliveryDone | undefined> {
+  if (delivery.group) return deliverVariant(poster, feed, log, delivery);
   const { jobId, outcome } = delivery;
   const where = await poster.where(delivery);
   if (where === undefined) {
     await feed.untrack(jobId);
-    return;
+    return undefined;
   }
   const snapshot = outcomeSnapshot(delivery);
   if (outcome.kind === 'withheld') {
@@ -56,4 +68,5 @@ export async function deliverOutcome<Where, Posted>(
     await poster.postOutcome(delivery, snapshot, where);
   }
   await feed.untrack(jobId);
+  return undefined;
 }

@@ -9,6 +9,8 @@ export interface RerunInput {
   /** From the click or the reaction event, so one event starts at most one job. */
   jobId: string;
   user: { id: string; displayName?: string };
+  /** 🎲 on a group's message reruns the whole group; a button reruns its one video. */
+  wholeGroup?: boolean;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function rerunJob(context: SlackContext, input: RerunInput): Promis
         jobId: input.jobId,
         origin,
         reportTo: reportTarget(context, place),
+        ...(input.wholeGroup ? { wholeGroup: true } : {}),
       }),
     place,
     origin,
