@@ -2,7 +2,7 @@ import type { DeliveryJobData } from '../../core/job.js';
 import type { JobSnapshot, VariantState } from '../../core/status-text.js';
 import type { Logger } from '../../log.js';
 import { type DeliveryDone, groupComplete, type PlatformFeed } from '../../service/platform-feed.js';
-import type { OutcomePoster } from './delivery.js';
+import type { OutcomePoster } from './outcome-poster.js';
 
 /**
  * The outcome of one video of a `variants` group. Each is recorded with its group (in Redis) and
