@@ -13,7 +13,14 @@ import { backendCapabilities, createBackend, defaultModel } from '../backends/in
 import { ConfigError, loadConfig } from '../config.js';
 import type { GenerationJobData, VideoResult } from '../core/job.js';
 import { MODEL_PROFILES } from '../core/models.js';
-import { FIELD_INFO, finaliseRequest, parseSettings, type StoredImage } from '../core/request.js';
+import {
+  FIELD_INFO,
+  finaliseRequest,
+  type GenerationRequest,
+  parseSettings,
+  type StoredImage,
+  variantSeeds,
+} from '../core/request.js';
 import { progressBar, type StatusView } from '../core/status-text.js';
 import { isEntryPoint } from '../entry-point.js';
 import { createLogger } from '../log.js';
@@ -58,7 +65,8 @@ function usage(): string {
   --image <file>                PNG, JPEG or WebP (GIF/AVIF/TIFF are converted)
   --end-image <file>            optional last frame
   --prompt <text>               what should happen (1-1500 characters)
-  --out <file.mp4>              where to write the video (default kinema-<seed>.mp4)
+  --out <file.mp4>              where to write the video (default kinema-<seed>.mp4; with
+                                --variants N, <file>-1.mp4 … <file>-N.mp4)
   --resolution 480p|720p        friendlier spelling of --size
   --seconds <n>                 length; sets --num_frames at the chosen fps
 ${settings}
@@ -178,7 +186,32 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const input_image: StoredImage = await pipeline.inputs.save(images.start);
     const end_frame = images.end ? await pipeline.inputs.save(images.end) : undefined;
-    const request = finaliseRequest(parsed.value, { input_image, end_frame }, defaultModel(config));
+    const first = finaliseRequest(parsed.value, { input_image, end_frame }, defaultModel(config));
+    await events.waitUntilReady();
+    await pipeline.startWorker(backend, normaliseForChat, {
+      concurrency: 1,
+      resubmitAmbiguous: config.RESUBMIT_AMBIGUOUS,
+      shutdownGraceMs: 0,
+    });
+    // `--variants N`: N videos one after another, seed, seed+1… (or distinct random seeds).
+    const count = parsed.value.variants ?? 1;
+    const seeds = count > 1 ? variantSeeds(parsed.value.seed, count) : [first.seed];
+    for (const [i, seed] of seeds.entries()) {
+      const out = flags.get('out');
+      const numbered = out && count > 1 ? out.replace(/(\.mp4)?$/i, `-${i + 1}.mp4`) : out;
+      const code = await runOne({ ...first, seed }, numbered);
+      if (code !== EXIT.ok) return code;
+    }
+    return EXIT.ok;
+  } finally {
+    await events.close().catch(() => undefined);
+    await pipeline.close().catch(() => undefined);
+    await deleteKeys(config.REDIS_URL, prefix).catch(() => undefined);
+    await backend.close?.().catch(() => undefined);
+  }
+
+  /** One job: enqueued, followed on one line, written to disk. */
+  async function runOne(request: GenerationRequest, outFlag: string | undefined): Promise<number> {
     const jobId = `cli-${randomUUID()}`;
     const data: GenerationJobData = {
       request,
@@ -188,12 +221,6 @@ export async function main(argv: string[]): Promise<number> {
       notes: backend.describeIgnored(request),
     };
     for (const note of data.notes) process.stderr.write(`note: ${note}\n`);
-    await events.waitUntilReady();
-    await pipeline.startWorker(backend, normaliseForChat, {
-      concurrency: 1,
-      resubmitAmbiguous: config.RESUBMIT_AMBIGUOUS,
-      shutdownGraceMs: 0,
-    });
     await pipeline.queue.enqueue(jobId, data);
     const job = (await pipeline.queue.queue.getJob(jobId))!;
 
@@ -242,7 +269,7 @@ export async function main(argv: string[]): Promise<number> {
       await tracker.close();
     }
     if (interactive) process.stderr.write('\n');
-    const out = flags.get('out') ?? `kinema-${request.seed}.mp4`;
+    const out = outFlag ?? `kinema-${request.seed}.mp4`;
     const stored = await pipeline.blobs.open(result.videoKey);
     if (!stored) throw new Error('the finished video expired before it could be written');
     await streamPipeline(stored.stream, createWriteStream(out));
@@ -256,11 +283,6 @@ export async function main(argv: string[]): Promise<number> {
       ].join('\n') + '\n',
     );
     return EXIT.ok;
-  } finally {
-    await events.close().catch(() => undefined);
-    await pipeline.close().catch(() => undefined);
-    await deleteKeys(config.REDIS_URL, prefix).catch(() => undefined);
-    await backend.close?.().catch(() => undefined);
   }
 }
 

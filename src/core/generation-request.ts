@@ -35,6 +35,23 @@ export const generationRequestSchema: z.ZodType<GenerationRequest> = z
   })
   .transform((value) => value as unknown as GenerationRequest);
 
+/**
+ * The seeds of a group of `count` variants: the given seed and the ones after it (wrapping past
+ * MAX_SEED), or distinct random ones when none was given.
+ */
+export function variantSeeds(
+  seed: number | undefined,
+  count: number,
+  random: () => number = Math.random,
+): number[] {
+  if (seed !== undefined && seed >= 0) {
+    return Array.from({ length: count }, (_, i) => (seed + i) % (MAX_SEED + 1));
+  }
+  const seeds = new Set<number>();
+  while (seeds.size < count) seeds.add(resolveSeed(undefined, random));
+  return [...seeds];
+}
+
 /** Seed -1 (or none) means random: draw it now so the result can always be reproduced. */
 export function resolveSeed(seed: number | undefined, random: () => number = Math.random): number {
   if (seed !== undefined && seed >= 0) return seed;
@@ -48,8 +65,10 @@ export function finaliseRequest(
   defaultModel: ModelId,
   random: () => number = Math.random,
 ): GenerationRequest {
+  // How many videos to make is the command's business, not one job's: it never reaches a backend.
+  const { variants: _variants, ...one } = settings;
   return {
-    ...settings,
+    ...one,
     model: settings.model ?? defaultModel,
     seed: resolveSeed(settings.seed, random),
     input_image: images.input_image,

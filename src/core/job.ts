@@ -54,6 +54,17 @@ export type ParentKind = 'rerun' | 'remix';
 /** `relax`: over quota, queued behind every job within quota (QUOTA_OVERFLOW=relax). */
 export type QueueBand = 'normal' | 'relax';
 
+/**
+ * One of the jobs of a `variants` command: they share one status message and one result post. The
+ * lead is the group's first job; its id names the group (and its chat messages).
+ */
+export interface VariantOf {
+  lead: string;
+  /** 1-based. */
+  index: number;
+  size: number;
+}
+
 export interface GenerationJobData {
   request: GenerationRequest;
   requester: Requester;
@@ -63,6 +74,7 @@ export interface GenerationJobData {
   parentJobId?: string;
   /** How it came from its parent: a rerun (new seed) or a remix (edited settings); rerun when absent. */
   parentKind?: ParentKind;
+  group?: VariantOf;
   createdAt: number;
   notes: string[];
   remote?: RemoteTaskRef;
@@ -129,4 +141,5 @@ export interface DeliveryJobData {
   reportTo: ReportTarget;
   parentJobId?: string;
   parentKind?: ParentKind;
+  group?: VariantOf;
 }

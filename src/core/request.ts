@@ -11,6 +11,7 @@ export {
   resolveSeed,
   type StoredImage,
   storedImageSchema,
+  variantSeeds,
 } from './generation-request.js';
 export { type Parsed, parseKeyValues, parseSettings } from './parse-settings.js';
 export type { FieldInfo, FieldKind } from './setting-fields.js';

@@ -94,6 +94,13 @@ const FIELDS = {
     defaultValue: -1,
     common: true,
   }),
+  variants: integer('variants', {
+    description: 'How many videos to make at once, each with its own seed (1-4)',
+    min: 1,
+    max: 4,
+    defaultValue: 1,
+    common: true,
+  }),
   sample_solver: choice('sample_solver', ['unipc', 'dpm++'], {
     description: 'Sampler',
     defaultValue: 'unipc',
@@ -186,6 +193,8 @@ export interface GenerationSettings {
   guidance_scale?: number;
   num_inference_steps?: number;
   seed?: number;
+  /** How many videos one command makes, each its own job with its own seed (a group). */
+  variants?: number;
   sample_solver?: 'unipc' | 'dpm++';
   shift?: number;
   tea_cache?: number;

@@ -30,6 +30,16 @@ export interface JobSnapshot {
   relaxed?: boolean;
   /** A worker put it back: its person's other videos are rendering, or its server is paused. */
   held?: HoldReason;
+  /** A group of variants on one status message: each member's state, in order. */
+  variants?: VariantState[];
+}
+
+/** One video of a group, as its line on the group's status message shows it. */
+export interface VariantState {
+  index: number;
+  seed: number;
+  state: JobState;
+  percent?: number;
 }
 
 export interface StatusView {
@@ -67,6 +77,7 @@ export function truncate(text: string, max: number): string {
 }
 
 export function renderStatus(snapshot: JobSnapshot): StatusView {
+  if (snapshot.variants) return renderGroupStatus(snapshot, snapshot.variants);
   const { request, progress } = snapshot;
   const details = [`Model: ${modelLabel(request)} · Seed: ${request.seed}`];
   const notes = snapshot.notes ?? [];
@@ -115,6 +126,39 @@ export function renderStatus(snapshot: JobSnapshot): StatusView {
     details,
     finished: FINISHED.has(snapshot.state),
   };
+}
+
+const VARIANT_TEXT: Record<JobState, string> = {
+  waiting: 'queued',
+  active: 'generating',
+  retrying: 'retrying',
+  succeeded: 'done',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  withheld: 'not posted (content check)',
+};
+
+/** "2 of 4 done", the mean progress of the group, and one line per video. */
+function renderGroupStatus(snapshot: JobSnapshot, variants: VariantState[]): StatusView {
+  const size = variants.length;
+  const done = variants.filter((variant) => variant.state === 'succeeded').length;
+  const ended = variants.filter((variant) => FINISHED.has(variant.state)).length;
+  const stopped = variants.filter((variant) => variant.state === 'cancelled').length;
+  const share = (variant: VariantState) => (FINISHED.has(variant.state) ? 100 : (variant.percent ?? 0));
+  const percent = Math.round(variants.reduce((sum, variant) => sum + share(variant), 0) / size);
+  const finished = ended === size;
+  let headline = `${done} of ${size} done`;
+  if (stopped > 0) headline += ` · ${stopped} cancelled`;
+  const details = [
+    `Model: ${modelLabel(snapshot.request)}`,
+    ...variants.map((variant) => {
+      const line = `#${variant.index} · seed ${variant.seed}: ${VARIANT_TEXT[variant.state]}`;
+      return variant.state === 'active' && variant.percent !== undefined
+        ? `${line} ${variant.percent} %`
+        : line;
+    }),
+  ];
+  return { headline, bar: progressBar(percent), percent, details, finished };
 }
 
 const FINISHED: ReadonlySet<JobState> = new Set(['succeeded', 'failed', 'cancelled', 'withheld']);

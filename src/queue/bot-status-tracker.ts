@@ -1,10 +1,17 @@
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { JobProgress } from '../core/job.js';
-import { type JobSnapshot, renderStatus, type StatusView, statusFingerprint } from '../core/status-text.js';
+import type { GenerationJobData, JobProgress } from '../core/job.js';
+import {
+  type JobSnapshot,
+  renderStatus,
+  type StatusView,
+  statusFingerprint,
+  type VariantState,
+} from '../core/status-text.js';
 import type { Logger } from '../log.js';
 import { GENERATE_QUEUE } from './connection.js';
 import type { GenerationQueue } from './generation-queue.js';
+import { groupComplete, JobGroups, leadOf } from './job-groups.js';
 
 /**
  * The bot side of a job's progress. The path, end to end:
@@ -55,6 +62,7 @@ export class BotStatusTracker {
   /** One pending refresh of every waiting job's position, however many moves of the line it covers. */
   private positionBatch?: NodeJS.Timeout;
   private lastPositionBatch = 0;
+  private readonly groups: JobGroups;
 
   constructor(
     private readonly connection: Redis,
@@ -65,6 +73,7 @@ export class BotStatusTracker {
   ) {
     this.key = `${options.prefix}:tracked:${options.platform}`;
     this.minIntervalMs = options.minIntervalMs ?? 5_000;
+    this.groups = new JobGroups(connection, options.prefix);
     this.events = new QueueEvents(GENERATE_QUEUE, {
       connection: connection.duplicate(),
       prefix: options.prefix,
@@ -112,8 +121,14 @@ export class BotStatusTracker {
     return this.connection.smembers(this.key);
   }
 
-  private async onJobEvent(jobId: string) {
+  /** Draws a tracked job again soon (a group whose member just finished). */
+  async refresh(jobId: string): Promise<void> {
     if (await this.connection.sismember(this.key, jobId)) this.schedule(jobId);
+  }
+
+  /** A variant's events redraw its group's one status message (tracked under the lead's id). */
+  private async onJobEvent(jobId: string) {
+    await this.refresh(leadOf(jobId));
   }
 
   /**
@@ -185,6 +200,8 @@ export class BotStatusTracker {
   }
 
   private async finished(jobId: string): Promise<boolean> {
+    const group = await this.groups.state(jobId);
+    if (group) return groupComplete(group);
     const job = await this.queue.queue.getJob(jobId);
     if (!job) return true;
     const state = await job.getState();
@@ -192,6 +209,53 @@ export class BotStatusTracker {
   }
 
   async snapshot(jobId: string): Promise<JobSnapshot | undefined> {
+    const members = await this.groups.members(jobId);
+    return members ? this.groupSnapshot(jobId) : this.jobSnapshot(jobId);
+  }
+
+  /**
+   * A group of variants as one snapshot of its lead: every member's state, from its job while it
+   * is in flight and from its recorded outcome after. Undefined once every member has an outcome:
+   * the delivery that completes the group draws it.
+   */
+  private async groupSnapshot(lead: string): Promise<JobSnapshot | undefined> {
+    const group = await this.groups.state(lead);
+    if (!group || groupComplete(group)) return undefined;
+    const variants: VariantState[] = [];
+    let first: JobSnapshot | undefined;
+    let base: Pick<GenerationJobData, 'request' | 'requester'> | undefined;
+    for (const [i, id] of group.members.entries()) {
+      const outcome = group.outcomes.get(id);
+      if (outcome) {
+        base ??= outcome;
+        variants.push({ index: i + 1, seed: outcome.request.seed, state: outcome.outcome.kind });
+        continue;
+      }
+      const snapshot = await this.jobSnapshot(id);
+      first ??= snapshot;
+      const job = snapshot ? undefined : await this.queue.queue.getJob(id);
+      base ??= job?.data;
+      const seed = snapshot?.request.seed ?? job?.data.request.seed ?? 0;
+      // Finished but not delivered yet: as good as done, for the bar.
+      variants.push(
+        snapshot
+          ? { index: i + 1, seed, state: snapshot.state, percent: snapshot.progress?.percent }
+          : { index: i + 1, seed, state: 'active', percent: 100 },
+      );
+    }
+    const request = first?.request ?? base?.request;
+    if (!request) return undefined;
+    const active = variants.some((variant) => variant.state !== 'waiting');
+    return {
+      jobId: lead,
+      state: active ? 'active' : 'waiting',
+      request,
+      requesterName: first?.requesterName ?? base?.requester.displayName,
+      variants,
+    };
+  }
+
+  private async jobSnapshot(jobId: string): Promise<JobSnapshot | undefined> {
     const job = await this.queue.queue.getJob(jobId);
     if (!job) return undefined;
     const state = await job.getState();

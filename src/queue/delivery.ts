@@ -57,6 +57,7 @@ export class Deliveries {
         reportTo: data.reportTo,
         parentJobId: data.parentJobId,
         ...(data.parentKind ? { parentKind: data.parentKind } : {}),
+        ...(data.group ? { group: data.group } : {}),
       },
       {
         jobId: `deliver-${jobId}`,
@@ -73,7 +74,17 @@ export class Deliveries {
   }
 }
 
-export type DeliveryHandler = (delivery: DeliveryJobData, job: Job<DeliveryJobData>) => Promise<void>;
+/**
+ * What a handler did with stored videos: `videoKeys` are the ones it posted (and that may go now),
+ * in place of the delivery's own (a group's video waits for the others, and leaves with them).
+ */
+export type DeliveryDone = { videoKeys: string[] };
+
+const isDone = (value: unknown): value is DeliveryDone =>
+  typeof value === 'object' && value !== null && Array.isArray((value as DeliveryDone).videoKeys);
+
+/** Resolves to nothing, or to a DeliveryDone. */
+export type DeliveryHandler = (delivery: DeliveryJobData, job: Job<DeliveryJobData>) => Promise<unknown>;
 
 /**
  * Runs in the bot process: posts each outcome with the platform's reporter. Once a video is posted
@@ -94,19 +105,21 @@ export class DeliveryWorker {
   ) {
     this.results = new RedisFileStore(connection, { prefix });
     const deliver = async (job: Job<DeliveryJobData>) => {
-      await handler(job.data, job);
+      const done = await handler(job.data, job);
       telemetry.jobDelivered({
         platform: job.data.requester.platform,
         deliverySeconds: Math.max(0, Date.now() - job.timestamp) / 1000,
       });
       const { outcome } = job.data;
-      if (outcome.kind !== 'succeeded') return;
+      const own = outcome.kind === 'succeeded' ? [outcome.result.videoKey] : [];
       // Posted is what matters; a video that could not be deleted still expires (RESULT_TTL_HOURS).
-      await this.results
-        .deleteUnlessKept(outcome.result.videoKey)
-        .catch((error) =>
-          log.warn({ err: error, jobId: job.data.jobId }, 'could not delete a delivered video'),
-        );
+      for (const key of isDone(done) ? done.videoKeys : own) {
+        await this.results
+          .deleteUnlessKept(key)
+          .catch((error) =>
+            log.warn({ err: error, jobId: job.data.jobId }, 'could not delete a delivered video'),
+          );
+      }
     };
     this.worker = new Worker<DeliveryJobData>(
       queueName,

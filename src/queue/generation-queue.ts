@@ -95,6 +95,7 @@ export class GenerationQueue {
       reportTo: data.reportTo,
       deliverVia: data.deliverVia,
       parentJobId: data.parentJobId,
+      ...(data.group ? { group: data.group } : {}),
     });
     const keep = { age: this.opts.keepFinishedSeconds, count: 5_000 };
     const fairShare = { person: options.person ?? personOf(data.requester), band: options.band ?? 'normal' };

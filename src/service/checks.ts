@@ -71,6 +71,8 @@ export interface Ask {
   lora?: string;
   /** Whether the request has an end frame. */
   endFrame?: boolean;
+  /** Videos asked for at once (`variants`); one when absent. */
+  count?: number;
 }
 
 export interface Check {
@@ -114,9 +116,10 @@ export interface CheckSources {
 }
 
 /** The refusal of a quota that has no room (freesAt in epoch seconds). */
-export function quotaRefusal(verdict: QuotaVerdict & { ok: false }): Refusal {
+export function quotaRefusal(verdict: QuotaVerdict & { ok: false }, asked = 1): Refusal {
   const { scope, limit, used, reserved } = verdict;
-  return { reason: 'over-quota', scope, limit, used, reserved, freesAt: Math.ceil(verdict.freesAt / 1000) };
+  const freesAt = Math.ceil(verdict.freesAt / 1000);
+  return { reason: 'over-quota', scope, limit, used, reserved, freesAt, ...(asked > 1 ? { asked } : {}) };
 }
 
 export const RELAX_NOTICE =
@@ -164,8 +167,16 @@ export function standardChecks(sources: CheckSources): Check[] {
         if (!ask) return pass();
         const { rendering, waiting } = await sources.load(requester);
         const { max_active_per_user: maxRunning, max_queued_per_user: maxWaiting } = ask.settings;
-        return rendering.length + waiting.length >= maxRunning + maxWaiting
-          ? refuse({ reason: 'over-cap', rendering, waiting, maxRunning, maxWaiting })
+        const count = ask.count ?? 1;
+        return rendering.length + waiting.length + count > maxRunning + maxWaiting
+          ? refuse({
+              reason: 'over-cap',
+              rendering,
+              waiting,
+              maxRunning,
+              maxWaiting,
+              ...(count > 1 ? { asked: count } : {}),
+            })
           : pass();
       },
     },

@@ -20,6 +20,8 @@ export type MakeRequest = (parent: GenerationRequest) => GenerationRequest;
 
 /** The service's RerunInput and Submitted, as far as this file reads them. */
 interface DerivedInput {
+  /** 🎲 on a group: every video of it. */
+  wholeGroup?: boolean;
   jobId: string;
   origin: Origin;
   reportTo: ReportTarget;
@@ -53,6 +55,7 @@ export interface DerivedJobSteps {
     },
     notices: string[],
     context: { settings: ServerSettingValues; verdicts: Verdicts },
+    count?: number,
   ): Promise<Submitted>;
 }
 
@@ -70,8 +73,11 @@ export async function deriveJob(
   const parent = await steps.record(parentJobId);
   const request = parent ? make(parent.request) : undefined;
   const text = request ? { prompt: request.prompt, negativePrompt: request.negative_prompt } : undefined;
+  // 🎲 on a group's message reruns every video of the group.
+  const count = kind === 'rerun' && input.wholeGroup ? (parent?.group?.size ?? 1) : 1;
   const ask: Ask = {
     settings,
+    count,
     ...(request ? { model: request.model, text, ...extrasAsked(request, request) } : {}),
   };
   const asked = { prompt: text?.prompt ?? '', negativePrompt: text?.negativePrompt, model: ask.model ?? '' };
@@ -105,10 +111,8 @@ export async function deriveJob(
       return await underPersonLock(redis, prefix, personOf(origin.requester), async () => {
         const notices = await steps.admit(origin, ['capacity', 'service'], ask);
         const job = { request, reportTo: input.reportTo, parentJobId, parentKind: kind };
-        return steps.enqueue(input.jobId, origin, job, notices, {
-          settings,
-          verdicts: { text: textVerdictOf(settings) },
-        });
+        const context = { settings, verdicts: { text: textVerdictOf(settings) } };
+        return steps.enqueue(input.jobId, origin, job, notices, context, count);
       });
     } catch (error) {
       // Refused (caps, quota, backend down): the next click must be able to try again.

@@ -1,6 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { BackendCapabilities } from '../core/capabilities.js';
-import type { GenerationJobData, JobPlace, ParentKind, QueueBand, ReportTarget } from '../core/job.js';
+import type {
+  GenerationJobData,
+  JobPlace,
+  ParentKind,
+  QueueBand,
+  ReportTarget,
+  VariantOf,
+} from '../core/job.js';
 import {
   finaliseRequest,
   type GenerationRequest,
@@ -9,11 +16,13 @@ import {
   resolveSeed,
 } from '../core/request.js';
 import { type ResultDetails, remixSettings, resultDetails } from '../core/result-details.js';
+import type { VariantState } from '../core/status-text.js';
 import type { Logger } from '../log.js';
 import type { HostPolicy } from '../media/public-host.js';
 import type { CancelRequest, CancelResult } from '../queue/cancel.js';
 import { deliveryQueueName } from '../queue/connection.js';
 import { type GenerationQueue, personOf } from '../queue/generation-queue.js';
+import { JobGroups, variantJobId } from '../queue/job-groups.js';
 import type { UnavailableModel } from '../queue/model-availability.js';
 import type { JobRecord } from '../queue/records.js';
 import type { BackendStatus } from '../queue/worker-health.js';
@@ -45,6 +54,7 @@ import { type Refusal, RefusedError } from './refusals.js';
 import { ImageScreening } from './screening.js';
 import { type ServerSettingValues, serverOf } from './server-settings.js';
 import { UserJobs } from './user-jobs.js';
+import { groupCancelResult, planVariants, reserveGroup, waitingVariants } from './variants.js';
 
 /** What the service is given by the entry point that wires it (main.ts, or a test). */
 export interface ServiceDeps {
@@ -101,6 +111,8 @@ export interface RerunInput {
   jobId: string;
   origin: Origin;
   reportTo: ReportTarget;
+  /** 🎲 on a group's message: rerun every video of the group (a button reruns one). */
+  wholeGroup?: boolean;
 }
 
 export interface RemixInput extends RerunInput {
@@ -119,7 +131,19 @@ export interface Submitted {
   notice?: string;
   /** Over quota with QUOTA_OVERFLOW=relax: queued behind everyone within quota. */
   relaxed?: boolean;
+  /** A group of variants (`jobId` is its lead): what its one status message shows first. */
+  variants?: VariantState[];
 }
+
+type JobToQueue = {
+  request: GenerationRequest;
+  reportTo: ReportTarget;
+  parentJobId?: string;
+  parentKind?: ParentKind;
+  notes?: string[];
+  group?: VariantOf;
+};
+type EnqueueContext = { settings: ServerSettingValues; verdicts: Verdicts };
 
 export interface Actor {
   userId: string;
@@ -149,6 +173,7 @@ export class GenerationService {
   private readonly images: InputImages;
   private readonly checks: Check[];
   private readonly trail: AuditTrail;
+  private readonly groups: JobGroups;
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -167,6 +192,7 @@ export class GenerationService {
     this.serverJobs = new UserJobs(deps.redis, deps.prefix, deps.queue, 'server-jobs');
     this.images = new InputImages(deps.inputs, settings.maxInputBytes);
     this.trail = new AuditTrail(this.community.audit, deps.log);
+    this.groups = new JobGroups(deps.redis, deps.prefix);
     const { community } = this;
     this.checks = [
       ...standardChecks({
@@ -231,7 +257,8 @@ export class GenerationService {
     const settings = await this.serverSettings(origin);
     const text = { prompt: input.settings.prompt, negativePrompt: input.settings.negative_prompt };
     const model = input.settings.model ?? settings.model;
-    const ask: Ask = { settings, model, text, ...extrasAsked(input.settings, input.images) };
+    const count = input.settings.variants ?? 1;
+    const ask: Ask = { settings, model, text, count, ...extrasAsked(input.settings, input.images) };
     const asked = { ...text, model: ask.model! };
     const screening = new ImageScreening(
       this.community,
@@ -257,25 +284,51 @@ export class GenerationService {
           const request = finaliseRequest(input.settings, { input_image, end_frame }, settings.model);
           const job = { request, reportTo: input.reportTo, notes: input.notes };
           const verdicts = { text: textVerdictOf(settings), input: screening.verdict };
-          return this.enqueue(input.jobId, origin, job, notices, { settings, verdicts });
+          const context = { settings, verdicts };
+          return count > 1
+            ? this.enqueueVariants(
+                input.jobId,
+                origin,
+                job,
+                { count, seed: input.settings.seed },
+                notices,
+                context,
+              )
+            : this.enqueue(input.jobId, origin, job, notices, context);
         });
       },
       () => screening.verdict,
     );
   }
 
+  /** N jobs of one request, distinct seeds, one group; refused whole when the quotas cannot take N. */
+  private async enqueueVariants(
+    lead: string,
+    origin: Origin,
+    job: JobToQueue,
+    asked: { count: number; seed?: number },
+    notices: string[],
+    context: EnqueueContext,
+  ): Promise<Submitted> {
+    const jobs = planVariants(lead, job.request, asked.count, asked.seed);
+    const limits = this.community.quotaLimits(context.settings);
+    const relax = context.settings.quota_overflow === 'relax';
+    const ids = jobs.map((variant) => variant.jobId);
+    await reserveGroup(this.community.quotas, origin.requester, ids, limits, relax);
+    await this.groups.create(lead, ids);
+    const submitted: Submitted[] = [];
+    for (const { jobId, request, group } of jobs) {
+      submitted.push(await this.enqueue(jobId, origin, { ...job, request, group }, notices, context));
+    }
+    return { ...submitted[0]!, variants: waitingVariants(jobs) };
+  }
+
   private async enqueue(
     jobId: string,
     origin: Origin,
-    job: {
-      request: GenerationRequest;
-      reportTo: ReportTarget;
-      parentJobId?: string;
-      parentKind?: ParentKind;
-      notes?: string[];
-    },
+    job: JobToQueue,
     notices: string[],
-    context: { settings: ServerSettingValues; verdicts: Verdicts },
+    context: EnqueueContext,
   ): Promise<Submitted> {
     const { requester, place } = origin;
     const data: GenerationJobData = {
@@ -285,6 +338,7 @@ export class GenerationService {
       reportTo: { ...job.reportTo, ageRestricted: place.ageRestricted === true },
       deliverVia: deliveryQueueName(requester.platform),
       ...(job.parentJobId ? { parentJobId: job.parentJobId, parentKind: job.parentKind ?? 'rerun' } : {}),
+      ...(job.group ? { group: job.group } : {}),
       createdAt: Date.now(),
       notes: job.notes ?? [],
       place: jobPlace(origin),
@@ -360,7 +414,10 @@ export class GenerationService {
       admit: (origin, stages, ask) => this.admit(origin, stages, ask),
       existing: (jobId) => this.existing(jobId),
       inputExists: (image) => this.deps.inputs.exists(image),
-      enqueue: (jobId, origin, job, notices, context) => this.enqueue(jobId, origin, job, notices, context),
+      enqueue: (jobId, origin, job, notices, context, count = 1) =>
+        count > 1
+          ? this.enqueueVariants(jobId, origin, job, { count }, notices, context)
+          : this.enqueue(jobId, origin, job, notices, context),
     };
     return deriveJob(steps, parentJobId, input, kind, make);
   }
@@ -378,7 +435,12 @@ export class GenerationService {
     if (record.requester.userId !== actor.userId && !actor.canModerate) {
       throw new RefusedError({ reason: 'not-owner' });
     }
-    return this.deps.cancel({ jobId, by: actor.displayName ?? actor.userId });
+    const by = actor.displayName ?? actor.userId;
+    const { group } = record;
+    if (!group) return this.deps.cancel({ jobId, by });
+    // A group is cancelled whole: what is done is posted, the rest stops.
+    const ids = Array.from({ length: group.size }, (_, i) => variantJobId(group.lead, i + 1));
+    return groupCancelResult(await Promise.all(ids.map((id) => this.deps.cancel({ jobId: id, by }))));
   }
 
   /** Takes back a job nobody can follow (its status message could not be posted). */

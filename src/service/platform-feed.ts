@@ -6,8 +6,11 @@ import { BotStatusTracker, type StatusSink } from '../queue/bot-status-tracker.j
 import { deliveryQueueName } from '../queue/connection.js';
 import { DeliveryWorker } from '../queue/delivery.js';
 import type { GenerationQueue } from '../queue/generation-queue.js';
+import { type GroupState, JobGroups } from '../queue/job-groups.js';
 
 export type { StatusSink } from '../queue/bot-status-tracker.js';
+export type { DeliveryDone } from '../queue/delivery.js';
+export { type GroupState, groupComplete } from '../queue/job-groups.js';
 
 export interface FeedDeps {
   redis: Redis;
@@ -30,6 +33,7 @@ export class PlatformFeed {
   private readonly tracker: BotStatusTracker;
   private deliveries?: DeliveryWorker;
   private connection?: Redis;
+  private readonly groups: JobGroups;
 
   constructor(
     private readonly deps: FeedDeps,
@@ -42,6 +46,26 @@ export class PlatformFeed {
       platform,
       minIntervalMs: options.statusIntervalMs,
     });
+    this.groups = new JobGroups(deps.redis, deps.prefix);
+  }
+
+  /** Draws a tracked status again soon (a group one of whose videos just finished). */
+  refresh(jobId: string): Promise<void> {
+    return this.tracker.refresh(jobId);
+  }
+
+  /** Records a variant's outcome with its group; undefined when the group is no longer known. */
+  recordVariant(delivery: DeliveryJobData): Promise<GroupState | undefined> {
+    return this.groups.record(delivery);
+  }
+
+  /** True for the one delivery that posts a complete group; `releaseGroup` if that post fails. */
+  claimGroup(lead: string, by: string): Promise<boolean> {
+    return this.groups.claim(lead, by);
+  }
+
+  releaseGroup(lead: string): Promise<void> {
+    return this.groups.release(lead);
   }
 
   /** Keeps a job's status message current; `posted` is what that message shows already. */
@@ -55,7 +79,7 @@ export class PlatformFeed {
   }
 
   /** Once the platform is connected: status edits resume, and outcomes start arriving. */
-  async start(deliver: (delivery: DeliveryJobData) => Promise<void>): Promise<void> {
+  async start(deliver: (delivery: DeliveryJobData) => Promise<unknown>): Promise<void> {
     await this.tracker.start();
     this.connection = this.deps.redis.duplicate();
     this.deliveries = new DeliveryWorker(

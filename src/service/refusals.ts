@@ -29,6 +29,8 @@ export type Refusal =
       waiting: readonly JobPlace[];
       maxRunning: number;
       maxWaiting: number;
+      /** Videos asked for at once (`variants`), when more than one. */
+      asked?: number;
     }
   /** A daily quota is used up; `freesAt` (epoch seconds) is when one more video fits. */
   | {
@@ -37,6 +39,8 @@ export type Refusal =
       limit: number;
       used: number;
       reserved: number;
+      /** Videos asked for at once (`variants`), when more than one. */
+      asked?: number;
       freesAt: number;
     }
   /** An admin paused this server, or an owner the whole bot. */
@@ -105,6 +109,9 @@ function overQuota(refusal: Extract<Refusal, { reason: 'over-quota' }>, words: R
     total: `Kinema has reached its total of ${plural(refusal.limit, 'video')} per 24 hours`,
   }[refusal.scope];
   const waiting = refusal.reserved > 0 ? `, ${refusal.reserved} still waiting` : '';
+  if (refusal.asked && refusal.asked > 1) {
+    return `${whose} (${refusal.used} made${waiting}), so ${refusal.asked} variants do not fit; nothing was queued. Ask for fewer variants, or try again ${words.time(refusal.freesAt)}.`;
+  }
   return `${whose} (${refusal.used} made${waiting}); nothing was queued. The next one frees up ${words.time(refusal.freesAt)}.`;
 }
 
@@ -123,6 +130,9 @@ export function refusalText(refusal: Refusal, words: RefusalWords = NEUTRAL_WORD
       return `I can't post here: I need ${refusal.missing.join(', ')} in this channel. Ask a server admin to allow it.`;
     case 'over-cap':
       return (
+        (refusal.asked && refusal.asked > 1
+          ? `You asked for ${refusal.asked} variants at once; that is more than fits, so nothing was queued. `
+          : '') +
         `You have ${plural(refusal.rendering.length, 'video')} rendering${where(refusal.rendering, words)} ` +
         `and ${refusal.waiting.length} waiting${where(refusal.waiting, words)}. Each person may have ` +
         `${refusal.maxRunning} rendering at once and ${refusal.maxWaiting} more waiting behind them. ` +

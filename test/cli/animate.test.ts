@@ -49,6 +49,26 @@ afterAll(async () => {
 });
 
 describe('npm run animate', () => {
+  it('--variants 2 --seed 40 renders two videos with seeds 40 and 41, written as -1 and -2', async () => {
+    const out = join(dir, 'pair.mp4');
+    const before = fake.tasksCreated();
+    const cli = runCli([
+      ...['--image', image, '--prompt', 'the cat blinks', '--out', out],
+      ...['--model', 'wan2.2-a14b', '--seed', '40', '--variants', '2'],
+    ]);
+    expect(await cli.exited).toBe(0);
+    expect(fake.tasksCreated() - before).toBe(2);
+    expect(
+      fake
+        .runRequests()
+        .slice(-2)
+        .map((run) => Number(run.input.seed)),
+    ).toEqual([40, 41]);
+    expect((await readFile(join(dir, 'pair-1.mp4'))).equals(video)).toBe(true);
+    expect((await readFile(join(dir, 'pair-2.mp4'))).equals(video)).toBe(true);
+    expect(cli.output()).toMatch(/seed: 40[\s\S]*seed: 41/);
+  });
+
   it('writes the served mp4 byte for byte and prints seed, model and task id, with one task created', async () => {
     const out = join(dir, 'out.mp4');
     const before = fake.tasksCreated();

@@ -10,6 +10,7 @@ import type { JobSnapshot } from '../../core/status-text.js';
 import { fitToSize, posterFrame } from '../../media/video.js';
 import type { OutcomePoster } from '../shared/delivery.js';
 import { type DiscordContext, guildUploadLimit } from './context.js';
+import { postDiscordGroup } from './group-post.js';
 import { messageLink, resultButtons, resultContent, statusPayload } from './render.js';
 import { type DiscordStatusSink, discordErrorCode, type StatusPayload } from './status-sink.js';
 import type { StatusMessageRef } from './store.js';
@@ -113,6 +114,10 @@ export class DiscordDeliverer implements OutcomePoster<Where, string> {
       // DMs closed (50007): the status message already says it was not posted.
       this.context.log.warn({ err: error, jobId: delivery.jobId }, 'could not DM the requester');
     }
+  }
+
+  postGroup(lead: DeliveryJobData, videos: DeliveryJobData[], where: Where, snapshot: JobSnapshot) {
+    return postDiscordGroup(this.context, (post) => this.place(lead, where, post), lead, videos, snapshot);
   }
 
   async postVideo(delivery: DeliveryJobData, where: Where): Promise<string> {

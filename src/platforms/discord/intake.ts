@@ -166,6 +166,7 @@ async function postFirstStatus(
     request,
     requesterName: place.requesterName,
     position,
+    ...(submitted.variants ? { variants: submitted.variants } : {}),
   });
   const { home, channelId } = place;
   if (home.kind === 'reply') {

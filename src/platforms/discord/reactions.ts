@@ -50,6 +50,7 @@ export async function handleReaction(
       context,
       {
         parentJobId: jobId,
+        wholeGroup: true,
         user: { id: user.id, displayName },
         roleIds: roleIdsOf(member),
         channel,

@@ -8,7 +8,7 @@ import {
 import type { Cost, ParentKind } from '../../core/job.js';
 import type { GenerationRequest } from '../../core/request.js';
 import type { JobSnapshot, StatusView } from '../../core/status-text.js';
-import { renderStatus, resultCaption, truncate } from '../../core/status-text.js';
+import { costText, renderStatus, resultCaption, truncate } from '../../core/status-text.js';
 
 /** Custom ids carry the action and the job: buttons keep working after a restart. */
 export const CUSTOM_ID = {
@@ -89,6 +89,42 @@ export function resultButtons(jobId: string) {
       ),
     ),
   ];
+}
+
+/** A group's result: each video's own buttons, one row per video, labelled by its number. */
+export function variantButtons(jobIds: readonly string[]) {
+  return jobIds.flatMap((jobId, i) =>
+    resultButtons(jobId).map((row) => {
+      for (const button of row.components) {
+        if (button instanceof ButtonBuilder && 'label' in button.data) {
+          button.setLabel(`#${i + 1} ${button.data.label ?? ''}`.trim());
+        }
+      }
+      return row;
+    }),
+  );
+}
+
+/** The caption of a group's videos: the prompt once, then each video's seed and length. */
+export function groupContent(
+  request: GenerationRequest,
+  videos: readonly { index: number; seed: number; durationSeconds?: number; cost?: Cost; notes: string[] }[],
+  info: { requesterId: string; extra: string[] },
+): string {
+  const [prompt, details] = resultCaption({ ...request, seed: videos[0]?.seed ?? request.seed }, {}, 600);
+  const model = (details ?? '').split(' · ')[0] ?? '';
+  const lines = [prompt ?? '', `${model} · ${videos.length} variants · for <@${info.requesterId}>`];
+  for (const video of videos) {
+    const parts = [`#${video.index}`, `seed ${video.seed}`];
+    if (video.durationSeconds) parts.push(`${video.durationSeconds.toFixed(1)} s`);
+    if (video.cost) parts.push(costText(video.cost));
+    lines.push(parts.join(' · '));
+  }
+  const notes = new Set(videos.flatMap((video) => video.notes));
+  for (const note of notes) lines.push(`-# ${truncate(note, 200)}`);
+  lines.push(...info.extra);
+  lines.push('-# React 🎲 to rerun the whole group with new seeds');
+  return truncate(lines.join('\n'), 2000);
 }
 
 export function resultContent(

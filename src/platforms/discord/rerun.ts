@@ -12,6 +12,8 @@ export interface RerunInput {
   appPermissions?: Readonly<PermissionsBitField> | null;
   /** The channel object, for its age restriction and its server's name. */
   channel?: unknown;
+  /** 🎲 on a group's message reruns the whole group; a button reruns its one video. */
+  wholeGroup?: boolean;
 }
 
 /** Who reruns from where, for the checks (the access ones need no I/O, so they run before the ack). */
@@ -28,7 +30,13 @@ export function rerun(context: DiscordContext, input: RerunInput, place: JobPlac
   const origin = rerunOrigin(context, input, place);
   return submitAndAnswer(
     context,
-    (reportTo) => context.service.rerun(input.parentJobId, { jobId: place.jobId, origin, reportTo }),
+    (reportTo) =>
+      context.service.rerun(input.parentJobId, {
+        jobId: place.jobId,
+        origin,
+        reportTo,
+        ...(input.wholeGroup ? { wholeGroup: true } : {}),
+      }),
     place,
   );
 }

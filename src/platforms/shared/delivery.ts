@@ -1,27 +1,11 @@
 import type { DeliveryJobData } from '../../core/job.js';
-import { type JobSnapshot, outcomeSnapshot } from '../../core/status-text.js';
+import { outcomeSnapshot } from '../../core/status-text.js';
 import type { Logger } from '../../log.js';
-import type { PlatformFeed } from '../../service/platform-feed.js';
+import type { DeliveryDone, PlatformFeed } from '../../service/platform-feed.js';
+import type { OutcomePoster } from './outcome-poster.js';
+import { deliverVariant } from './variant-delivery.js';
 
-/** How one platform posts a finished job; `Where` is its channel (and thread), `Posted` its result. */
-export interface OutcomePoster<Where, Posted> {
-  /** Where the outcome goes, or undefined when it can never be posted there (given up, not retried). */
-  where(delivery: DeliveryJobData): Promise<Where | undefined>;
-  /** The result an earlier attempt already posted: a retried delivery never posts twice. */
-  delivered(jobId: string): Promise<Posted | undefined>;
-  postVideo(delivery: DeliveryJobData, where: Where): Promise<Posted>;
-  /** Draws the final state on the status message; false when there is no message to edit. */
-  finishStatus(
-    delivery: DeliveryJobData,
-    snapshot: JobSnapshot,
-    where: Where,
-    posted?: Posted,
-  ): Promise<boolean>;
-  /** Says why there is no video in a new message, when the status message could not say it. */
-  postOutcome(delivery: DeliveryJobData, snapshot: JobSnapshot, where: Where): Promise<void>;
-  /** Tells the requester alone (a withheld result: why it was not posted). */
-  tellRequester(delivery: DeliveryJobData, text: string, where: Where): Promise<void>;
-}
+export type { OutcomePoster } from './outcome-poster.js';
 
 /**
  * One outcome, the same way on every platform: the video (once), then the final status; for a
@@ -34,12 +18,13 @@ export async function deliverOutcome<Where, Posted>(
   feed: PlatformFeed,
   log: Logger,
   delivery: DeliveryJobData,
-): Promise<void> {
+): Promise<DeliveryDone | undefined> {
+  if (delivery.group) return deliverVariant(poster, feed, log, delivery);
   const { jobId, outcome } = delivery;
   const where = await poster.where(delivery);
   if (where === undefined) {
     await feed.untrack(jobId);
-    return;
+    return undefined;
   }
   const snapshot = outcomeSnapshot(delivery);
   if (outcome.kind === 'withheld') {
@@ -56,4 +41,5 @@ export async function deliverOutcome<Where, Posted>(
     await poster.postOutcome(delivery, snapshot, where);
   }
   await feed.untrack(jobId);
+  return undefined;
 }

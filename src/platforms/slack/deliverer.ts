@@ -3,6 +3,7 @@ import type { JobSnapshot } from '../../core/status-text.js';
 import type { OutcomePoster } from '../shared/delivery.js';
 import type { SendOutcome } from '../shared/send-scheduler.js';
 import type { SlackContext } from './context.js';
+import { postSlackGroup } from './group-post.js';
 import { tell } from './intake.js';
 import { escapeMrkdwn, rerunButton, resultMessage, statusMessage } from './render.js';
 import { type SlackStatusSink, slackErrorCode } from './status-sink.js';
@@ -89,6 +90,12 @@ export class SlackDeliverer implements OutcomePoster<Where, SlackDelivered> {
   async tellRequester(delivery: DeliveryJobData, text: string, { channel, threadTs }: Where): Promise<void> {
     const target = { userId: delivery.requester.userId, channel, ...(threadTs ? { threadTs } : {}) };
     await tell(this.context, target, `${escapeMrkdwn(text)} (job \`${delivery.jobId}\`)`);
+  }
+
+  postGroup(lead: DeliveryJobData, videos: DeliveryJobData[], where: Where): Promise<SlackDelivered> {
+    const sent = <T>(outcome: Promise<SendOutcome<T>>) => this.sent(outcome);
+    const shareTs = (fileId: string, channel: string) => this.shareTs(fileId, channel);
+    return postSlackGroup(this.context, sent, shareTs, lead, videos, where);
   }
 
   async postVideo(delivery: DeliveryJobData, { channel, threadTs }: Where): Promise<SlackDelivered> {

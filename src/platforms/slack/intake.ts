@@ -196,9 +196,16 @@ export async function submitAndAnswer(
   const result = await submitAndPost(context.service, context.feed, {
     submit,
     explain: (error) => explain(context, error),
-    post: async ({ jobId, request }, position) => {
+    post: async ({ jobId, request, variants }, position) => {
       const message = statusMessage(
-        { jobId, state: 'waiting', request, requesterName: requester.displayName, position },
+        {
+          jobId,
+          state: 'waiting',
+          request,
+          requesterName: requester.displayName,
+          position,
+          ...(variants ? { variants } : {}),
+        },
         { requesterId: requester.userId },
       );
       try {

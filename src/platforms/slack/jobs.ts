@@ -12,6 +12,8 @@ export interface RerunInput {
   user: { id: string; displayName?: string };
   /** Edited settings from the Remix form: a remix instead of a rerun. */
   settings?: GenerationSettings;
+  /** 🎲 on a group's message reruns the whole group; a button reruns its one video. */
+  wholeGroup?: boolean;
 }
 
 /**
@@ -42,7 +44,10 @@ export async function rerunJob(context: SlackContext, input: RerunInput): Promis
     () =>
       input.settings
         ? context.service.remix(input.parentJobId, { ...derived, settings: input.settings })
-        : context.service.rerun(input.parentJobId, derived),
+        : context.service.rerun(input.parentJobId, {
+            ...derived,
+            ...(input.wholeGroup ? { wholeGroup: true } : {}),
+          }),
     place,
     origin,
   );

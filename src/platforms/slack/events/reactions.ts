@@ -30,6 +30,7 @@ export function register(app: App, context: SlackContext): void {
       parentJobId: jobId,
       jobId: `sl-${body.event_id}`,
       user: { id: event.user },
+      wholeGroup: true,
     });
     if (!answer.ok) await tell(context, reply, answer.text);
   });
