@@ -1,35 +1,13 @@
-import type { Redis } from 'ioredis';
-import type { BackendCapabilities } from '../core/capabilities.js';
-import type {
-  GenerationJobData,
-  JobPlace,
-  ParentKind,
-  QueueBand,
-  ReportTarget,
-  VariantOf,
-} from '../core/job.js';
-import {
-  finaliseRequest,
-  type GenerationRequest,
-  type GenerationSettings,
-  type ModelId,
-  resolveSeed,
-} from '../core/request.js';
-import { type ResultDetails, remixSettings, resultDetails } from '../core/result-details.js';
-import type { VariantState } from '../core/status-text.js';
-import type { Logger } from '../log.js';
-import type { HostPolicy } from '../media/public-host.js';
-import type { CancelRequest, CancelResult } from '../queue/cancel.js';
+import type { GenerationJobData, JobPlace, ParentKind, QueueBand } from '../core/job.js';
+import { finaliseRequest, resolveSeed } from '../core/request.js';
+import { remixSettings, resultDetails } from '../core/result-details.js';
+import type { CancelResult } from '../queue/cancel.js';
 import { deliveryQueueName } from '../queue/connection.js';
-import { type GenerationQueue, personOf } from '../queue/generation-queue.js';
+import { personOf } from '../queue/generation-queue.js';
 import { JobGroups, variantJobId } from '../queue/job-groups.js';
-import type { UnavailableModel } from '../queue/model-availability.js';
 import type { JobRecord } from '../queue/records.js';
-import type { BackendStatus } from '../queue/worker-health.js';
-import type { BlobStore } from '../storage/blobs.js';
-import type { InputStore } from '../storage/inputs.js';
 import { AdminDesk } from './admin-desk.js';
-import { AuditTrail, type Verdicts } from './audit-trail.js';
+import { AuditTrail } from './audit-trail.js';
 import { capabilityChecks, extrasAsked } from './capability-checks.js';
 import {
   type Ask,
@@ -42,117 +20,33 @@ import {
   type Stage,
   standardChecks,
 } from './checks.js';
-import { Community, type CommunityEnv } from './community.js';
+import { Community } from './community.js';
 import { type DerivedJobSteps, deriveJob, type MakeRequest, textVerdictOf } from './derived-jobs.js';
 import { type ImageSource, InputImages } from './input-images.js';
 import { MemberDesk } from './member-desk.js';
-import type { ImageClassifier } from './moderation/index.js';
 import { OperatorDesk } from './operator-desk.js';
 import { underPersonLock } from './person-lock.js';
 import { type FeedOptions, PlatformFeed, type StatusSink } from './platform-feed.js';
 import { type Refusal, RefusedError } from './refusals.js';
 import { ImageScreening } from './screening.js';
 import { type ServerSettingValues, serverOf } from './server-settings.js';
+import type {
+  Actor,
+  EnqueueContext,
+  JobDetails,
+  JobToQueue,
+  QueuePosition,
+  RemixInput,
+  RerunInput,
+  ServiceDeps,
+  ServiceSettings,
+  SubmitInput,
+  Submitted,
+} from './service-types.js';
 import { UserJobs } from './user-jobs.js';
 import { groupCancelResult, planVariants, reserveGroup, waitingVariants } from './variants.js';
 
-/** What the service is given by the entry point that wires it (main.ts, or a test). */
-export interface ServiceDeps {
-  redis: Redis;
-  prefix: string;
-  queue: GenerationQueue;
-  inputs: InputStore;
-  results: BlobStore;
-  cancel(request: CancelRequest): Promise<CancelResult>;
-  backendStatus(): Promise<BackendStatus>;
-  /** Models workers found gone; refused at once. */
-  unavailableModels(): Promise<ReadonlyMap<ModelId, UnavailableModel>>;
-  log: Logger;
-}
-
-export interface ServiceLimits {
-  maxRunningPerUser: number;
-  maxWaitingPerUser: number;
-}
-
-export interface ServiceSettings {
-  defaultModel: ModelId;
-  limits: ServiceLimits;
-  maxInputBytes: number;
-  /** What the backend can do (end frames, LoRAs); default: end frames yes, LoRAs no. */
-  capabilities?: BackendCapabilities;
-  /** The rule for user-supplied URLs; `allowHosts` is FETCH_ALLOW_HOSTS (tests only). */
-  fetchPolicy?: HostPolicy;
-  /** Rules beyond the standard ones (checks.ts), evaluated with them. */
-  extraChecks?: Check[];
-  /**
-   * The environment's community settings (quotas, moderation, prices, owners, audit); each left
-   * out takes its default (moderation on, no quotas, no prices).
-   */
-  community?: CommunityEnv;
-  /** STORAGE_TTL_DAYS, for telling people how long an input image is kept. */
-  storageDays?: number;
-  /** The image classifier; the process's nsfwjs thread unless a test gives another. */
-  classifier?: ImageClassifier;
-}
-
-export interface SubmitInput {
-  /** Derived from the chat event, so a redelivered event or a double click enqueues once. */
-  jobId: string;
-  settings: GenerationSettings;
-  images: { input_image: ImageSource; end_frame?: ImageSource };
-  origin: Origin;
-  reportTo: ReportTarget;
-  notes?: string[];
-}
-
-export interface RerunInput {
-  /** From the click or reaction, so two deliveries of it start one job. */
-  jobId: string;
-  origin: Origin;
-  reportTo: ReportTarget;
-  /** 🎲 on a group's message: rerun every video of the group (a button reruns one). */
-  wholeGroup?: boolean;
-}
-
-export interface RemixInput extends RerunInput {
-  /** The edited settings, validated by the request schema; the parent's fill in the rest. */
-  settings: GenerationSettings;
-}
-
-/** A job's stored request and who asked, with its settings as people read them. */
-export type JobDetails = { jobId: string } & JobRecord & ResultDetails;
-
-export interface Submitted {
-  jobId: string;
-  duplicate: boolean;
-  request: GenerationRequest;
-  /** Something the user should know, e.g. that no worker is online yet, or that it is relaxed. */
-  notice?: string;
-  /** Over quota with QUOTA_OVERFLOW=relax: queued behind everyone within quota. */
-  relaxed?: boolean;
-  /** A group of variants (`jobId` is its lead): what its one status message shows first. */
-  variants?: VariantState[];
-}
-
-type JobToQueue = {
-  request: GenerationRequest;
-  reportTo: ReportTarget;
-  parentJobId?: string;
-  parentKind?: ParentKind;
-  notes?: string[];
-  group?: VariantOf;
-};
-type EnqueueContext = { settings: ServerSettingValues; verdicts: Verdicts };
-
-export interface Actor {
-  userId: string;
-  displayName?: string;
-  /** Manage Messages on Discord, an admin on Slack: may cancel anyone's job. */
-  canModerate: boolean;
-}
-
-export type QueuePosition = { position: number; of: number };
+export type * from './service-types.js';
 
 /**
  * The platforms' only door: everything about a job except parsing, drawing and sending. Submit
