@@ -59,6 +59,12 @@ const RULES: Rule[] = [
     forbids: (target) => isPlatform(target) || isBackend(target),
   },
   {
+    name: 'ops (metrics, dashboard) knows no platform, backend or storage (the service is its door)',
+    appliesTo: under('src/ops/'),
+    forbids: (target) =>
+      isPlatform(target) || target.startsWith('src/backends/') || target.startsWith('src/storage/'),
+  },
+  {
     name: 'platforms and command files know no backend, queue or storage (the service is their door)',
     appliesTo: isPlatform,
     forbids: under('src/backends/', 'src/queue/', 'src/storage/'),
@@ -182,6 +188,7 @@ describe('layers', () => {
       ['src/storage/blobs.ts', ['src/service/public-links.ts']],
       ['src/backends/comfyui/backend.ts', ['src/queue/connection.ts']],
       ['src/service/generation-service.ts', ['src/platforms/discord/render.ts']],
+      ['src/ops/metrics.ts', ['src/platforms/discord/index.ts']],
       ['src/platforms/slack/intake.ts', ['src/queue/delivery.ts']],
       ['src/media/video.ts', ['@slack/bolt']],
       ['src/platforms/discord/index.ts', [WIRING]],
@@ -194,6 +201,7 @@ describe('layers', () => {
       'storage and media know no platform, service, queue or backend: src/storage/blobs.ts imports src/service/public-links.ts',
       'backends know no platform, queue or service: src/backends/comfyui/backend.ts imports src/queue/connection.ts',
       'the service knows no platform and no backend (only their interface): src/service/generation-service.ts imports src/platforms/discord/render.ts',
+      'ops (metrics, dashboard) knows no platform, backend or storage (the service is its door): src/ops/metrics.ts imports src/platforms/discord/index.ts',
       'platforms and command files know no backend, queue or storage (the service is their door): src/platforms/slack/intake.ts imports src/queue/delivery.ts',
       'only platforms, command files and the deploy script use a chat library: src/media/video.ts imports @slack/bolt',
       'nothing but entry points imports the wiring: src/platforms/discord/index.ts imports src/pipeline.ts',
