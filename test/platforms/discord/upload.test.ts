@@ -64,7 +64,7 @@ describe('a streamed upload', () => {
   });
 
   it('sends a file bigger than the memory it holds, as payload_json plus files[0]', async () => {
-    const webhook = new InteractionWebhook(client, '100', 'interaction-token');
+    const webhook = new InteractionWebhook(client as Client<true>, '100', 'interaction-token');
     before = process.memoryUsage().arrayBuffers;
     await new StreamedMessages(client).editReply(webhook, { content: 'Done', embeds: [] }, [
       { attachment: path, name: 'kinema-7.mp4' },
