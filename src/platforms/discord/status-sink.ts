@@ -43,7 +43,7 @@ export interface StatusUpdate {
   final?: boolean;
   /** Post it as a fresh message at the bottom of the channel and delete the old one (one counted operation). */
   fresh?: boolean;
-  /** Bytes of whole files in the payload: held against UPLOAD_MEMORY_MB while it is sent. */
+  /** Bytes of the files in the payload: held against UPLOAD_MEMORY_MB while it is sent. */
   fileBytes?: number;
   /** For a fresh post: Discord drops a repeat with the same nonce (a retried delivery). */
   nonce?: string;
