@@ -161,8 +161,8 @@ export const configFields = {
   /** Largest result video fetched from a backend, in bytes. */
   MAX_OUTPUT_BYTES: int(1024, 4 * 1024 * 1024 * 1024, 512 * 1024 * 1024),
   /**
-   * MiB of whole videos the bot may hold in memory at once while uploading (discord.js reads each
-   * upload whole): deliveries beyond it wait their turn. A larger video still goes, alone.
+   * MiB of videos the bot uploads to Discord at once: deliveries beyond it wait their turn. A larger
+   * video still goes, alone. Uploads are streamed from disk; the cap also bounds any read whole.
    */
   UPLOAD_MEMORY_MB: int(1, 4096, 32),
   JOB_ATTEMPTS: int(1, 20, 4),

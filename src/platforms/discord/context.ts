@@ -34,7 +34,7 @@ export interface DiscordContext {
   acks: AckGate;
   /** The tokens of statuses that are an interaction's reply, while they live. */
   replies: ReplyTokens;
-  /** Whole videos held in memory by uploads (UPLOAD_MEMORY_MB). */
+  /** Videos being uploaded at once (UPLOAD_MEMORY_MB). */
   memory: MemoryBudget;
 }
 

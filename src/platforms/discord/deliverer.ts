@@ -14,6 +14,7 @@ import { postDiscordGroup } from './group-post.js';
 import { messageLink, resultButtons, resultContent, statusPayload } from './render.js';
 import { type DiscordStatusSink, discordErrorCode, type StatusPayload } from './status-sink.js';
 import type { StatusMessageRef } from './store.js';
+import { filesOnDisk, StreamedMessages } from './upload.js';
 
 const MiB = 1024 * 1024;
 
@@ -47,10 +48,15 @@ interface ResultPost {
  * IN_PLACE_WITHIN). The video is fitted to the upload limit, or linked with a poster frame.
  */
 export class DiscordDeliverer implements OutcomePoster<Where, string> {
+  /** Files on disk go out streamed (upload.ts), never whole in memory. */
+  private readonly streamed: StreamedMessages;
+
   constructor(
     private readonly context: DiscordContext,
     private readonly sink: DiscordStatusSink,
-  ) {}
+  ) {
+    this.streamed = new StreamedMessages(context.client);
+  }
 
   async where(delivery: DeliveryJobData): Promise<Where | undefined> {
     const { jobId } = delivery;
@@ -233,8 +239,10 @@ export class DiscordDeliverer implements OutcomePoster<Where, string> {
 
   /** A new message in the channel, in its turn. */
   private async post(channel: SendableChannels, post: ResultPost, nonce?: string): Promise<string> {
+    const options = { ...post.payload, ...(nonce ? { nonce, enforceNonce: true } : {}) };
+    const files = filesOnDisk(options);
     const send = async (): Promise<{ id: string }> =>
-      channel.send({ ...post.payload, ...(nonce ? { nonce, enforceNonce: true } : {}) });
+      files ? this.streamed.create(channel, options, files) : channel.send(options);
     const outcome = await this.context.sender.send({
       channelId: channel.id,
       priority: 'urgent',

@@ -15,6 +15,7 @@ import { statusPayload } from './render.js';
 import type { ReplyTokens } from './reply-tokens.js';
 import type { DiscordSender } from './sender.js';
 import type { DiscordMessages, StatusMessageRef } from './store.js';
+import { filesOnDisk, StreamedMessages } from './upload.js';
 
 /** Messages older than an hour get a small edit budget (30046); move to a fresh one before that. */
 const MOVE_STATUS_AFTER_MS = 55 * 60 * 1000;
@@ -42,7 +43,7 @@ export interface StatusUpdate {
   final?: boolean;
   /** Post it as a fresh message at the bottom of the channel and delete the old one (one counted operation). */
   fresh?: boolean;
-  /** Bytes of whole files in the payload: held against UPLOAD_MEMORY_MB while it is sent. */
+  /** Bytes of the files in the payload: held against UPLOAD_MEMORY_MB while it is sent. */
   fileBytes?: number;
   /** For a fresh post: Discord drops a repeat with the same nonce (a retried delivery). */
   nonce?: string;
@@ -70,7 +71,12 @@ export interface StatusSinkDeps {
 }
 
 export class DiscordStatusSink implements StatusSink {
-  constructor(private readonly context: StatusSinkDeps) {}
+  /** A result's video (a file on disk) goes out streamed, never whole in memory. */
+  private readonly streamed: StreamedMessages;
+
+  constructor(private readonly context: StatusSinkDeps) {
+    this.streamed = new StreamedMessages(context.client);
+  }
 
   /**
    * The channel, or undefined when Discord says it is gone or off limits for good. Anything else
@@ -171,10 +177,12 @@ export class DiscordStatusSink implements StatusSink {
     channel: SendableChannels,
     payload: StatusPayload,
   ) {
+    const files = filesOnDisk(payload);
     const webhook = this.context.replies.get(jobId);
     if (webhook) {
       try {
-        await webhook.editMessage('@original', payload);
+        if (files) await this.streamed.editReply(webhook, payload, files);
+        else await webhook.editMessage('@original', payload);
         return;
       } catch (error) {
         const code = discordErrorCode(error) ?? 0;
@@ -183,7 +191,8 @@ export class DiscordStatusSink implements StatusSink {
         else if (code !== 40005) throw error;
       }
     }
-    await channel.messages.edit(ref.messageId, payload);
+    if (files) await this.streamed.edit(channel, ref.messageId, payload, files);
+    else await channel.messages.edit(ref.messageId, payload);
   }
 
   /** A fresh message at the bottom; deleting the old one is no edit, so no edit cap stands in the way. */
@@ -193,10 +202,12 @@ export class DiscordStatusSink implements StatusSink {
     channel: SendableChannels,
     update: StatusUpdate,
   ): Promise<UpdateResult> {
-    const fresh = await channel.send({
+    const options: MessageCreateOptions = {
       ...(update.payload as MessageCreateOptions),
       ...(update.nonce ? { nonce: update.nonce, enforceNonce: true } : {}),
-    });
+    };
+    const files = filesOnDisk(options);
+    const fresh = files ? await this.streamed.create(channel, options, files) : await channel.send(options);
     this.context.replies.drop(jobId);
     await this.context.messages.setStatus(jobId, {
       channelId: ref.channelId,

@@ -1,8 +1,10 @@
 /**
- * A byte-weighted semaphore (issue 10 item 5): some chat libraries read a whole upload into memory
- * (discord.js's DataResolver.resolveFile), so the sum of whole videos held at once is capped
- * (UPLOAD_MEMORY_MB) however many deliveries run. First come, first served, so a large video is
- * not overtaken forever by small ones; one larger than the whole budget runs alone.
+ * A byte-weighted semaphore (issue 10 item 5): the MiB of videos being uploaded at once is capped
+ * (UPLOAD_MEMORY_MB) however many deliveries run. Discord uploads of files on disk are streamed
+ * (discord/upload.ts); any other goes through discord.js, which reads it whole
+ * (DataResolver.resolveFile), so the cap also bounds the memory those hold. First come, first
+ * served, so a large video is not overtaken forever by small ones; one larger than the whole budget
+ * runs alone.
  */
 export class MemoryBudget {
   private used = 0;

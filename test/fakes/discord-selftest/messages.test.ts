@@ -71,6 +71,29 @@ async function textChannel(client: Client, id: string): Promise<GuildTextBasedCh
 }
 
 describe('channel messages against the fake', () => {
+  it('takes a multipart upload sent chunked, with no Content-Length (a body streamed from a file)', async () => {
+    discord = await startFakeDiscord(world());
+    const video = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
+    const form = new FormData();
+    form.append('payload_json', JSON.stringify({ content: 'Streamed', attachments: [{ id: '0' }] }));
+    form.append('files[0]', new Blob([video], { type: 'video/mp4' }), 'result.mp4');
+    const encoded = new Response(form);
+    const res = await fetch(`${discord.apiUrl}/v10/channels/${CHANNEL}/messages`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bot ${discord.token}`,
+        'Content-Type': encoded.headers.get('content-type') ?? '',
+      },
+      body: encoded.body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    const { id } = (await res.json()) as { id: string };
+    expect(discord.message(id)?.content).toBe('Streamed');
+    expect(discord.message(id)?.attachments[0]).toMatchObject({ filename: 'result.mp4', size: 3000 });
+    expect(discord.attachmentBytes(id, 0).equals(video)).toBe(true);
+  });
+
   it('stores uploaded files byte for byte and edits through the bot-token route', async () => {
     discord = await startFakeDiscord(world());
     const client = await connectFakeClient(discord);
