@@ -165,7 +165,7 @@ export function refusalText(refusal: Refusal, words: RefusalWords = NEUTRAL_WORD
     case 'unsupported':
       return `${refusal.model} on ${refusal.backend} cannot take ${refusal.what}; nothing was queued. Leave it out, or pick another model.`;
     case 'loop-with-end-frame':
-      return 'Loop ends the video on its start image, so it cannot also take an end frame; nothing was queued. Leave out the end frame, or loop.';
+      return 'Loop ends the video on its start image, so it cannot also take an end frame; nothing was queued. Leave out the end frame or loop.';
     case 'bad-link': {
       const problem = refusal.problem.charAt(0).toUpperCase() + refusal.problem.slice(1);
       return `${problem}; nothing was queued.`;
