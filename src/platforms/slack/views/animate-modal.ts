@@ -45,6 +45,8 @@ const humanise = (name: string) => {
 };
 
 function hintOf(field: FieldInfo): string {
+  // A checkbox says what it does beside the box; the hint only gives its default.
+  if (field.kind === 'boolean' && field.defaultValue === false) return 'Off unless ticked';
   const fallback =
     field.defaultValue !== null && field.defaultValue !== ''
       ? ` (default ${String(field.defaultValue)})`
