@@ -66,12 +66,22 @@ export function finaliseRequest(
   random: () => number = Math.random,
 ): GenerationRequest {
   // How many videos to make is the command's business, not one job's: it never reaches a backend.
-  const { variants: _variants, ...one } = settings;
+  // `loop: false` is the default: kept only when on, so a remix can turn a parent's loop off.
+  const { variants: _variants, loop, ...one } = settings;
   return {
     ...one,
+    ...(loop ? { loop: true } : {}),
     model: settings.model ?? defaultModel,
     seed: resolveSeed(settings.seed, random),
     input_image: images.input_image,
     ...(images.end_frame ? { end_frame: images.end_frame } : {}),
   };
+}
+
+/**
+ * The request as a backend renders it: with `loop`, the end frame is the start image (the same
+ * stored file), so every backend that takes an end frame makes a clip that ends where it began.
+ */
+export function renderedRequest(request: GenerationRequest): GenerationRequest {
+  return request.loop && !request.end_frame ? { ...request, end_frame: request.input_image } : request;
 }

@@ -8,6 +8,7 @@ export {
   finaliseRequest,
   type GenerationRequest,
   generationRequestSchema,
+  renderedRequest,
   resolveSeed,
   type StoredImage,
   storedImageSchema,

@@ -63,10 +63,11 @@ export function resultDetails(request: GenerationRequest): ResultDetails {
   }
   lines.push(`Negative prompt: ${request.negative_prompt ? `“${request.negative_prompt}”` : '(none)'}`);
   const shown = new Set<string>(['prompt', 'negative_prompt', 'seed', 'model', 'size', 'num_frames', 'fps']);
-  shown.add('num_inference_steps').add('guidance_scale');
+  shown.add('num_inference_steps').add('guidance_scale').add('loop');
   const others = [...used].filter(([name]) => !shown.has(name));
   if (others.length > 0) lines.push(`Other settings: ${keyValues(others)}`);
   if (request.end_frame) lines.push(`End frame: ${request.end_frame.filename}`);
+  if (request.loop) lines.push('Loop: yes (it ends on its start image; the repeated frame is dropped)');
   lines.push(
     `Image: ${request.input_image.filename} (${request.input_image.width}×${request.input_image.height})`,
   );

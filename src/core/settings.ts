@@ -101,6 +101,11 @@ const FIELDS = {
     defaultValue: 1,
     common: true,
   }),
+  loop: boolean('loop', {
+    description: 'End on the start image, so the video loops seamlessly',
+    defaultValue: false,
+    common: true,
+  }),
   sample_solver: choice('sample_solver', ['unipc', 'dpm++'], {
     description: 'Sampler',
     defaultValue: 'unipc',
@@ -195,6 +200,8 @@ export interface GenerationSettings {
   seed?: number;
   /** How many videos one command makes, each its own job with its own seed (a group). */
   variants?: number;
+  /** The end frame is the start image, and the delivered video drops its repeat: it loops seamlessly. */
+  loop?: boolean;
   sample_solver?: 'unipc' | 'dpm++';
   shift?: number;
   tea_cache?: number;

@@ -79,7 +79,7 @@ export function truncate(text: string, max: number): string {
 export function renderStatus(snapshot: JobSnapshot): StatusView {
   if (snapshot.variants) return renderGroupStatus(snapshot, snapshot.variants);
   const { request, progress } = snapshot;
-  const details = [`Model: ${modelLabel(request)} · Seed: ${request.seed}`];
+  const details = [`Model: ${modelLabel(request)} · Seed: ${request.seed}${request.loop ? ' · Loop' : ''}`];
   const notes = snapshot.notes ?? [];
   let headline: string;
   let percent: number | undefined;

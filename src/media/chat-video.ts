@@ -1,4 +1,5 @@
 import { copyFile } from 'node:fs/promises';
+import { dropLastFrame } from './edit.js';
 import {
   FfmpegError,
   ffmpeg,
@@ -10,15 +11,25 @@ import {
 } from './ffmpeg.js';
 import { isChatPlayable, type ProbeResult, probeVideo } from './probe.js';
 
+export interface ChatVideoOptions extends VideoToolOptions {
+  /**
+   * The clip was rendered to loop (its end frame was its start image): its last frame, a repeat
+   * of the first, is dropped, so it plays round without a stutter at the seam.
+   */
+  loop?: boolean;
+}
+
 /**
  * Makes a video play inline in chat: H.264 yuv420p → remux with `+faststart` (no quality loss);
  * anything else → transcode to H.264 yuv420p (audio, if any, as AAC). Returns the output's probe.
+ * A loop is re-encoded once, without its last frame (edit.ts).
  */
 export async function normaliseForChat(
   inputPath: string,
   outputPath: string,
-  options: VideoToolOptions = {},
+  { loop, ...options }: ChatVideoOptions = {},
 ): Promise<ProbeResult> {
+  if (loop) return dropLastFrame(inputPath, outputPath, options);
   const [input, output] = inputAndOutput(inputPath, outputPath);
   const source = await probeVideo(input, options);
   if (isChatPlayable(source) && source.fastStart) {

@@ -1,6 +1,5 @@
 import { dirname, join } from 'node:path';
-import { normaliseForChat } from './chat-video.js';
-import type { VideoToolOptions } from './ffmpeg.js';
+import { type ChatVideoOptions, normaliseForChat } from './chat-video.js';
 import { lastFrame, posterFrame } from './frames.js';
 import type { ProbeResult } from './probe.js';
 
@@ -19,7 +18,7 @@ export interface PreparedResult extends ProbeResult {
 export async function prepareForDelivery(
   inputPath: string,
   outputPath: string,
-  options: VideoToolOptions = {},
+  options: ChatVideoOptions = {},
 ): Promise<PreparedResult> {
   const probe = await normaliseForChat(inputPath, outputPath, options);
   const dir = dirname(outputPath);

@@ -5,7 +5,7 @@
  *
  * One module per job; this one gathers them so callers import from one place.
  */
-export { normaliseForChat } from './chat-video.js';
+export { type ChatVideoOptions, normaliseForChat } from './chat-video.js';
 export { appendContinuation, dropLastFrame } from './edit.js';
 export {
   checkFfmpeg,

@@ -10,6 +10,7 @@ import {
   TransientError,
 } from '../core/errors.js';
 import type { GenerationJobData, RemoteTaskRef, VideoResult } from '../core/job.js';
+import { renderedRequest } from '../core/request.js';
 import { errorKind, telemetry } from '../core/telemetry.js';
 import { type Logger, redactText } from '../log.js';
 import type { BlobStore } from '../storage/blobs.js';
@@ -188,13 +189,15 @@ export class GenerationWorker {
       telemetry.jobStarted({ waitSeconds: Math.max(0, started - job.data.createdAt) / 1000 });
     }
     let remote = job.data.remote;
+    // What the backend gets: a loop's end frame is its start image (the job keeps the setting).
+    const request = renderedRequest(job.data.request);
     const ignored = this.deps.backend
-      .describeIgnored(job.data.request)
+      .describeIgnored(request)
       .filter((note) => !job.data.notes.includes(note));
     const notes = [...job.data.notes, ...ignored];
     // Written into the job so the status message shows what this backend will not apply, before it runs.
     if (ignored.length > 0) await job.updateData({ ...job.data, notes });
-    const backendJob = { jobId, request: job.data.request, inputs: this.deps.inputs, log };
+    const backendJob = { jobId, request, inputs: this.deps.inputs, log };
 
     try {
       const cancelledBy = await this.deps.cancels.requestedBy(jobId);

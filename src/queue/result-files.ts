@@ -16,7 +16,12 @@ export interface PreparedVideo {
   /** Stills the preparer wrote (a JPEG poster, the last frame as PNG); kept for STORAGE_TTL_DAYS. */
   stills?: { poster?: string; lastFrame?: string };
 }
-export type VideoPreparer = (inputPath: string, outputPath: string) => Promise<PreparedVideo>;
+/** `loop`: the clip ends on a repeat of its first frame, which the preparer drops (media/chat-video.ts). */
+export type VideoPreparer = (
+  inputPath: string,
+  outputPath: string,
+  how?: { loop?: boolean },
+) => Promise<PreparedVideo>;
 
 export interface ResultFilesDeps {
   backend: VideoBackend;
@@ -49,7 +54,7 @@ export async function storeResult(
     const ready = join(dir, 'ready.mp4');
     const download = await deps.backend.download(output, signal);
     await pipeline(download.stream, createWriteStream(raw), { signal });
-    const prepared = await deps.prepareVideo(raw, ready);
+    const prepared = await deps.prepareVideo(raw, ready, job.data.request.loop ? { loop: true } : {});
     const withhold = (await deps.policy?.inspect(jobId, job.data, ready))?.withhold;
     if (withhold) return { withheld: withhold };
     const { results } = deps;

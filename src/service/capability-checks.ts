@@ -6,15 +6,20 @@ import { type Check, pass, refuse } from './checks.js';
 
 /**
  * What the backend can do with what is asked, checked before anything is stored or queued: an end
- * frame on a model that takes none, a LoRA where the backend cannot apply one, and a LoRA URL that
+ * frame (or a loop, whose end frame is the start image) on a model that takes none, loop and an end
+ * frame together, a LoRA where the backend cannot apply one, and a LoRA URL that
  * is not `https://` to a public host (public-host.ts; the worker checks again on download, after
  * DNS and every redirect). Content-stage checks: they need the request, not the person's lock.
  */
 
 /** The parts of a request these checks read, as `Ask` fields. */
-export const extrasAsked = (settings: { lora_file?: string }, images: { end_frame?: unknown }) => ({
+export const extrasAsked = (
+  settings: { lora_file?: string; loop?: boolean },
+  images: { end_frame?: unknown },
+) => ({
   ...(settings.lora_file ? { lora: settings.lora_file } : {}),
   ...(images.end_frame ? { endFrame: true } : {}),
+  ...(settings.loop ? { loop: true } : {}),
 });
 
 const LORA_LABEL = 'the LoRA link';
@@ -27,12 +32,19 @@ export function capabilityChecks(
 ): Check[] {
   return [
     {
+      // Loop ends on the start image: a second end frame would contradict it.
+      name: 'loop or an end frame',
+      stage: 'content',
+      run: (_origin, ask) => (ask?.loop && ask.endFrame ? refuse({ reason: 'loop-with-end-frame' }) : pass()),
+    },
+    {
       name: 'end frame supported',
       stage: 'content',
       run: (_origin, ask) => {
-        if (!ask?.endFrame || !ask.model || capabilities.endFrame(ask.model)) return pass();
+        if (!(ask?.endFrame || ask?.loop) || !ask.model || capabilities.endFrame(ask.model)) return pass();
         const model = MODEL_PROFILES[ask.model].label;
-        return refuse({ reason: 'unsupported', what: 'an end frame', model, backend: capabilities.backend });
+        const what = ask.endFrame ? 'an end frame' : 'an end frame, which loop needs';
+        return refuse({ reason: 'unsupported', what, model, backend: capabilities.backend });
       },
     },
     {

@@ -71,6 +71,8 @@ export interface Ask {
   lora?: string;
   /** Whether the request has an end frame. */
   endFrame?: boolean;
+  /** Whether it asks to loop (its end frame is the start image). */
+  loop?: boolean;
   /** Videos asked for at once (`variants`); one when absent. */
   count?: number;
 }

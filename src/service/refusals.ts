@@ -61,6 +61,8 @@ export type Refusal =
   | { reason: 'model-unavailable'; text: string }
   /** The backend cannot do this with the model (an end frame, a LoRA); `what` is "an end frame". */
   | { reason: 'unsupported'; what: string; model: string; backend: string }
+  /** `loop` (whose end frame is the start image) asked for together with an end frame. */
+  | { reason: 'loop-with-end-frame' }
   /** A user-supplied link refused (not https, not a public host); `problem` says why. */
   | { reason: 'bad-link'; problem: string }
   /** Only the requester or a moderator may cancel a job. */
@@ -162,6 +164,8 @@ export function refusalText(refusal: Refusal, words: RefusalWords = NEUTRAL_WORD
       return `${refusal.text}. Nothing was queued.`;
     case 'unsupported':
       return `${refusal.model} on ${refusal.backend} cannot take ${refusal.what}; nothing was queued. Leave it out, or pick another model.`;
+    case 'loop-with-end-frame':
+      return 'Loop ends the video on its start image, so it cannot also take an end frame; nothing was queued. Leave out the end frame or loop.';
     case 'bad-link': {
       const problem = refusal.problem.charAt(0).toUpperCase() + refusal.problem.slice(1);
       return `${problem}; nothing was queued.`;

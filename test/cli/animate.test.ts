@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countFrames } from '../../src/media/video.js';
 import { startFakeComfy } from '../fakes/comfyui/index.js';
 import { type FakeInference, startFakeInference } from '../fakes/inference-sh/server.js';
 import { makeMp4, makePng, tempDir } from '../support/media.js';
@@ -134,6 +135,44 @@ describe('npm run animate', () => {
       fake.setFault({ pauseAt: undefined });
       fake.resume();
     }
+  });
+
+  it('--loop on ComfyUI: the first-last-frame graph gets the start image at both ends, the mp4 one frame fewer', async () => {
+    const comfy = await startFakeComfy({ video, steps: 4, stepDelayMs: 10 });
+    try {
+      const out = join(dir, 'loop.mp4');
+      const cli = runCli(['--image', image, '--prompt', 'round and round', '--out', out, '--loop'], {
+        BACKEND: 'comfyui',
+        COMFYUI_URL: comfy.url,
+      });
+      expect(await cli.exited).toBe(0);
+      const [prompt] = comfy.promptsSubmitted();
+      expect(Object.values(prompt!.graph).map((node) => node.class_type)).toContain(
+        'WanFirstLastFrameToVideo',
+      );
+      const uploads = comfy.uploads();
+      expect(uploads.map((u) => u.name).sort()).toEqual([
+        `${prompt!.promptId}_end.png`,
+        `${prompt!.promptId}_start.png`,
+      ]);
+      expect(uploads[0]!.bytes.equals(uploads[1]!.bytes)).toBe(true);
+      const served = join(dir, 'served.mp4');
+      expect(await countFrames(out, { decode: true })).toBe(
+        (await countFrames(served, { decode: true })) - 1,
+      );
+    } finally {
+      await comfy.close();
+    }
+  });
+
+  it('--loop with --end-image is refused with exit code 2, creating nothing', async () => {
+    const before = fake.tasksCreated();
+    const cli = runCli(['--image', image, '--prompt', 'x', '--loop', '--end-image', image]);
+    expect(await cli.exited).toBe(2);
+    expect(cli.output()).toMatch(
+      /Loop ends the video on its start image, so it cannot also take an end frame/,
+    );
+    expect(fake.tasksCreated()).toBe(before);
   });
 
   it('works the same with BACKEND=comfyui against a ComfyUI server', async () => {

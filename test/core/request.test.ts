@@ -7,6 +7,7 @@ import {
   MAX_SEED,
   parseKeyValues,
   parseSettings,
+  renderedRequest,
   type StoredImage,
 } from '../../src/core/request.js';
 
@@ -206,5 +207,32 @@ describe('model profiles', () => {
       steps: 50,
       size: '1280x720',
     });
+  });
+});
+
+describe('loop', () => {
+  it('is a switch, off by default, kept on the request only when on', () => {
+    expect(parseSettings({ prompt: 'p', loop: 'yes' })).toEqual({
+      ok: true,
+      value: { prompt: 'p', loop: true },
+    });
+    expect(errorsOf({ prompt: 'p', loop: 'sometimes' })).toBe('loop must be true or false (got "sometimes")');
+    expect(finaliseRequest({ prompt: 'p', loop: true }, { input_image: image }, 'wan2.1').loop).toBe(true);
+    expect(
+      finaliseRequest({ prompt: 'p', loop: false }, { input_image: image }, 'wan2.1'),
+    ).not.toHaveProperty('loop');
+  });
+
+  it('reaches a backend as its start image for the end frame, and no app is sent a loop field', () => {
+    const request = finaliseRequest({ prompt: 'p', loop: true }, { input_image: image }, 'wan2.2-a14b');
+    const rendered = renderedRequest(request);
+    expect(rendered.end_frame).toEqual(image);
+    expect(request).not.toHaveProperty('end_frame');
+    const app = mapToApp(rendered, MODEL_PROFILES['wan2.2-a14b'], { image: 'u', endImage: 'u' });
+    expect(app.input).toMatchObject({ image: 'u', end_image: 'u' });
+    expect(app.input).not.toHaveProperty('loop');
+    expect(app.ignored).toEqual([]);
+    const plain = finaliseRequest({ prompt: 'p' }, { input_image: image }, 'wan2.1');
+    expect(renderedRequest(plain)).toBe(plain);
   });
 });

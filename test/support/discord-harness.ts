@@ -13,7 +13,7 @@ import {
 } from '../../src/platforms/discord/index.js';
 import { bucketOf } from '../../src/platforms/discord/sender.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
-import type { GenerationService } from '../../src/service/generation-service.js';
+import type { GenerationService, ServiceSettings } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import {
   type FakeDiscord,
@@ -77,6 +77,8 @@ export interface HarnessOptions {
   /** The scripted render service (default: 6 steps of 60 ms). */
   service?: Omit<ScriptedServiceOptions, 'video'>;
   bot?: DiscordStartOptions;
+  /** Settings of the bot's service beyond the config's (e.g. made-up backend capabilities). */
+  api?: Partial<ServiceSettings>;
 }
 
 /** The text a message body shows: its content, else its first embed's title. */
@@ -152,7 +154,7 @@ export async function startDiscordHarness(
     channelId: discord.channelId('general'),
     async startBot() {
       const links = new PublicLinks(pipeline.connection, prefix, pipeline.blobs, config.PUBLIC_URL, 3600);
-      harness.api = serviceFor(pipeline, config);
+      harness.api = serviceFor(pipeline, config, options.api);
       harness.bot = await startDiscord(
         {
           config,

@@ -8,7 +8,7 @@ import { normaliseForChat } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { type SlackHandle, type SlackStartOptions, startSlack } from '../../src/platforms/slack/index.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
-import type { GenerationService } from '../../src/service/generation-service.js';
+import type { GenerationService, ServiceSettings } from '../../src/service/generation-service.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { TEST_SIGNING_SECRET } from '../fakes/slack/bolt-harness.js';
 import {
@@ -72,7 +72,7 @@ const blocksOf = (message: FakeMessage | undefined) =>
 export async function startSlackHarness(
   mode: SlackMode,
   env: Record<string, string> = {},
-  options: { bot?: SlackStartOptions } = {},
+  options: { bot?: SlackStartOptions; api?: Partial<ServiceSettings> } = {},
 ): Promise<SlackHarness> {
   const prefix = uniquePrefix(`slack-${mode}`);
   const media = await tempDir(`slack-${mode}`);
@@ -130,7 +130,7 @@ export async function startSlackHarness(
     adminId: 'U0ADMINUSER',
     target: { mode: 'socket' },
     async startBot() {
-      harness.api = serviceFor(pipeline, config);
+      harness.api = serviceFor(pipeline, config, options.api);
       harness.bot = await startSlack(
         {
           config,

@@ -93,8 +93,11 @@ export interface AppInput {
   inert: SettingName[];
 }
 
-/** Settings with no effect anywhere in the mapping. `prompt`, `model` and `seed` are always used. */
-const NEVER_IGNORED: ReadonlySet<SettingName> = new Set(['prompt', 'model']);
+/**
+ * Settings with no effect anywhere in the mapping. `prompt`, `model` and `seed` are always used;
+ * `loop` has reached the app as its end frame (core renderedRequest).
+ */
+const NEVER_IGNORED: ReadonlySet<SettingName> = new Set(['prompt', 'model', 'loop']);
 
 /**
  * Builds the app input for a request. File fields are filled by the caller with uploaded URIs.

@@ -249,6 +249,9 @@ export async function checkAnimate(
       ? context.service.declaredImageProblem(discordImage(context, endImage), 'end frame')
       : undefined);
   if (problem) return { ok: false, text: capitalise(problem) };
+  // The service refuses it too; said here, it is said before the public acknowledgement.
+  if (endImage && settings.value.loop)
+    return { ok: false, text: refusalText({ reason: 'loop-with-end-frame' }) };
   return {
     ok: true,
     request: { origin, settings: settings.value as GenerationSettings, image, endImage },

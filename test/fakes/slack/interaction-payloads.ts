@@ -218,14 +218,19 @@ export class InteractionPayloads {
   }
 }
 
-/** The state Slack reports for input elements that were opened with an initial value. */
+/** The state Slack reports for input elements left as they were opened (with an initial value, or checkboxes). */
 function initialValues(blocks: unknown): Record<string, Record<string, unknown>> {
   const values: Record<string, Record<string, unknown>> = {};
   for (const block of Array.isArray(blocks) ? (blocks as JsonObject[]) : []) {
     const element = block.element as JsonObject | undefined;
     if (block.type !== 'input' || !element || typeof block.block_id !== 'string') continue;
     const actionId = String(element.action_id);
-    if (element.initial_option !== undefined) {
+    if (element.type === 'checkboxes') {
+      // Checkboxes always report their selection, empty when none is ticked.
+      values[block.block_id] = {
+        [actionId]: { type: 'checkboxes', selected_options: clone(element.initial_options ?? []) },
+      };
+    } else if (element.initial_option !== undefined) {
       values[block.block_id] = {
         [actionId]: { type: element.type, selected_option: clone(element.initial_option) },
       };

@@ -45,6 +45,8 @@ const humanise = (name: string) => {
 };
 
 function hintOf(field: FieldInfo): string {
+  // A checkbox says what it does beside the box; the hint only gives its default.
+  if (field.kind === 'boolean' && field.defaultValue === false) return 'Off unless ticked';
   const fallback =
     field.defaultValue !== null && field.defaultValue !== ''
       ? ` (default ${String(field.defaultValue)})`
@@ -61,6 +63,30 @@ function choiceLabel(field: FieldInfo, value: string | number): string {
   return truncate(String(value), 75);
 }
 
+function selectElement(
+  field: FieldInfo,
+  values: readonly (string | number)[],
+  initial?: string,
+): types.InputBlockElement {
+  const yesNo = field.kind === 'boolean';
+  const option = (value: string | number) => ({
+    text: plain(yesNo ? (value === 'true' ? 'yes' : 'no') : choiceLabel(field, value)),
+    value: value === '' ? EMPTY_CHOICE : String(value),
+  });
+  const chosen = initial === undefined ? undefined : values.find((value) => String(value) === initial);
+  return {
+    type: 'static_select',
+    action_id: VALUE_ACTION,
+    placeholder: plain(
+      field.defaultValue === null || field.defaultValue === ''
+        ? 'Default'
+        : `Default: ${yesNo ? (field.defaultValue ? 'yes' : 'no') : choiceLabel(field, field.defaultValue as string)}`,
+    ),
+    options: values.map(option),
+    ...(chosen !== undefined ? { initial_option: option(chosen) } : {}),
+  };
+}
+
 function fieldElement(field: FieldInfo, initial?: string): types.InputBlockElement {
   switch (field.kind) {
     case 'integer':
@@ -73,26 +99,21 @@ function fieldElement(field: FieldInfo, initial?: string): types.InputBlockEleme
         ...(field.min !== undefined ? { min_value: String(field.min) } : {}),
         ...(field.max !== undefined ? { max_value: String(field.max) } : {}),
       };
-    case 'choice':
     case 'boolean': {
-      const values = field.kind === 'boolean' ? ['true', 'false'] : (field.choices ?? []);
-      const option = (value: string | number) => ({
-        text: plain(field.kind === 'boolean' ? (value === 'true' ? 'yes' : 'no') : choiceLabel(field, value)),
-        value: value === '' ? EMPTY_CHOICE : String(value),
-      });
-      const chosen = initial === undefined ? undefined : values.find((value) => String(value) === initial);
-      return {
-        type: 'static_select',
-        action_id: VALUE_ACTION,
-        placeholder: plain(
-          field.defaultValue === null || field.defaultValue === ''
-            ? 'Default'
-            : `Default: ${choiceLabel(field, field.defaultValue as string)}`,
-        ),
-        options: values.map(option),
-        ...(chosen !== undefined ? { initial_option: option(chosen) } : {}),
-      };
+      // A switch that is off by default is one checkbox: ticked means true, left empty false.
+      if (field.defaultValue === false) {
+        const option = { text: plain(field.description), value: 'true' };
+        return {
+          type: 'checkboxes',
+          action_id: VALUE_ACTION,
+          options: [option],
+          ...(initial === 'true' ? { initial_options: [option] } : {}),
+        };
+      }
+      return selectElement(field, ['true', 'false'], initial);
     }
+    case 'choice':
+      return selectElement(field, field.choices ?? [], initial);
     case 'url':
       return {
         type: 'url_text_input',
@@ -207,13 +228,22 @@ export function parseOrigin(metadata: string): ModalOrigin | undefined {
   }
 }
 
-/** Reads the submitted state: the typed fields, the `advanced` text and the file. */
-export function readModal(view: ViewOutput) {
+/**
+ * Reads the submitted state: the typed fields, the `advanced` text and the file. An unticked box
+ * says nothing (`advanced` may still set it), unless `untickedIsFalse`: a Remix form, whose boxes
+ * open as the parent had them, so unticking one turns it off.
+ */
+export function readModal(view: ViewOutput, how: { untickedIsFalse?: boolean } = {}) {
   const values = view.state.values;
   const fields: Record<string, unknown> = {};
   for (const field of COMMON_FIELDS) {
     const state = values[field.name]?.[VALUE_ACTION];
     if (!state) continue;
+    if (state.type === 'checkboxes') {
+      const ticked = (state.selected_options ?? []).some((option) => option.value === 'true');
+      if (ticked || how.untickedIsFalse) fields[field.name] = ticked;
+      continue;
+    }
     const selected = state.selected_option?.value;
     fields[field.name] = selected !== undefined ? (selected === EMPTY_CHOICE ? '' : selected) : state.value;
   }
@@ -258,6 +288,9 @@ export function register(app: App, context: SlackContext): void {
     }
     const endProblem = read.endFile ? fileProblem(context, read.endFile) : undefined;
     if (endProblem) errors[END_BLOCK] = endProblem;
+    else if (read.endFile && read.settings.ok && read.settings.value.loop) {
+      errors[END_BLOCK] = truncate(refusalText({ reason: 'loop-with-end-frame' }), 300);
+    }
     const user = { id: body.user.id, displayName: body.user.name };
     // The form stays open with the refusal in it: access always, the person's caps once all else is right.
     const refused = await context.service.refusal(

@@ -136,7 +136,7 @@ export function register(app: App, context: SlackContext): void {
       });
       return;
     }
-    const read = readModal(view);
+    const read = readModal(view, { untickedIsFalse: true });
     const errors = read.settings.ok ? {} : errorsByBlock(read.settings.bySource);
     const parent = await context.service.record(meta.parentJobId);
     if (!parent) errors.prompt = EXPIRED;
