@@ -5,7 +5,14 @@ import { UserFacingError } from '../core/errors.js';
 import type { ExtensionOf } from '../core/job.js';
 import { appendContinuation } from '../media/edit.js';
 import type { BlobStore } from '../storage/blobs.js';
-import type { PreparedVideo } from './result-files.js';
+
+/** What the worker needs to know of the joined file (result-files.ts's PreparedVideo, without stills). */
+export interface JoinedVideo {
+  bytes: number;
+  durationSeconds: number;
+  width: number;
+  height: number;
+}
 
 /**
  * The worker's part of an extension: once the continuation is rendered and prepared for chat, the
@@ -19,7 +26,7 @@ export async function joinExtension(
   continuationPath: string,
   dir: string,
   signal: AbortSignal,
-): Promise<{ path: string; prepared: Omit<PreparedVideo, 'stills'> }> {
+): Promise<{ path: string; prepared: JoinedVideo }> {
   const stored = await results.open(extension.originalKey);
   if (!stored) {
     throw new UserFacingError(
