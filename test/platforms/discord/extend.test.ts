@@ -178,5 +178,23 @@ describe('Discord Extend', () => {
     expect(h.discord.callbacks(again.id)[0]).toMatchObject({ type: 4, data: { flags: 64 } });
     expect(h.discord.interaction(again.id)?.modal).toBeFalsy();
     expect(fake.tasksCreated()).toBe(tasksAtCap);
+
+    // 🎲 on the extension: another take of the continuation, joined to the same original.
+    const rerun = h.discord.clickButton({
+      messageId: extended.id,
+      customId: CUSTOM_ID.rerun(extensionId),
+      userId: h.userId,
+    });
+    await h.answer(rerun.id);
+    const retaken = await waitFor(
+      () =>
+        videoPosts().find(
+          (m) => m.id !== extended.id && m.content.includes(`Rerun of`) && m.content.includes(extended.id),
+        ),
+      'the rerun of the extension',
+    );
+    expect(await frames(await saved(retaken.id, 'retaken.mp4'))).toBe(
+      originalFrames + continuationFrames - 1,
+    );
   });
 });
