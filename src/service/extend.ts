@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UserFacingError } from '../core/errors.js';
 import type { ExtensionOf } from '../core/job.js';
-import type { StoredImage } from '../core/request.js';
+import { finaliseRequest, type GenerationSettings, type StoredImage } from '../core/request.js';
+import { remixSettings } from '../core/result-details.js';
 import { openBounded } from '../media/fetch.js';
 import { lastFrame } from '../media/frames.js';
 import { validateImage } from '../media/image.js';
@@ -13,6 +14,7 @@ import { probeVideo } from '../media/probe.js';
 import type { JobRecord } from '../queue/records.js';
 import type { BlobStore } from '../storage/blobs.js';
 import type { InputStore } from '../storage/inputs.js';
+import type { DeriveHooks, MakeRequest } from './derived-jobs.js';
 
 /**
  * Extend: a new job whose start image is a result's last frame, delivered as that result followed
@@ -51,7 +53,7 @@ export const depthAfter = (parent: Pick<JobRecord, 'extension'>): number =>
 /** Why `parent` cannot be extended once more (MAX_EXTENSIONS), or nothing. */
 export function chainRefusal(
   parent: Pick<JobRecord, 'extension'>,
-  maxExtensions: number,
+  maxExtensions = DEFAULT_MAX_EXTENSIONS,
 ): string | undefined {
   if (maxExtensions <= 0) return 'extending videos is turned off on this bot';
   if (depthAfter(parent) <= maxExtensions) return undefined;
@@ -139,4 +141,38 @@ export class ExtensionFiles {
   async discard(extension: ExtensionOf): Promise<void> {
     await this.results.delete(extension.originalKey).catch(() => undefined);
   }
+}
+
+/**
+ * How the shared derived-job path (derived-jobs.ts) makes an extension: the parent's settings with
+ * the edits on top and no end frame; refused past MAX_EXTENSIONS before any lock; its start image
+ * and the original made under the person's lock, once every check passed, and taken back if the
+ * job is refused after all.
+ */
+export function extensionSteps(
+  files: ExtensionFiles,
+  maxExtensions: number | undefined,
+  parentJobId: string,
+  input: { jobId: string; settings: GenerationSettings; original: VideoSource },
+): { make: MakeRequest; hooks: DeriveHooks } {
+  const make: MakeRequest = (parent) => {
+    const edited = remixSettings(parent, input.settings);
+    const { end_frame: _end, ...request } = finaliseRequest(edited, parent, parent.model);
+    return request;
+  };
+  const hooks: DeriveHooks = {
+    refuse: (parent) => chainRefusal(parent, maxExtensions),
+    prepare: async (job, parent) => {
+      const made = await files.prepare(input.jobId, parentJobId, parent, input.original);
+      return {
+        ...job,
+        request: { ...job.request, input_image: made.input_image },
+        extension: made.extension,
+      };
+    },
+    discard: async (job) => {
+      if (job.extension) await files.discard(job.extension);
+    },
+  };
+  return { make, hooks };
 }

@@ -28,7 +28,7 @@ import {
   type MakeRequest,
   textVerdictOf,
 } from './derived-jobs.js';
-import { chainRefusal, DEFAULT_MAX_EXTENSIONS, ExtensionFiles } from './extend.js';
+import { chainRefusal, ExtensionFiles, extensionSteps } from './extend.js';
 import { type ImageSource, InputImages } from './input-images.js';
 import { MemberDesk } from './member-desk.js';
 import { OperatorDesk } from './operator-desk.js';
@@ -307,52 +307,21 @@ export class GenerationService {
     );
   }
 
-  /**
-   * The parent's last frame as the start image, its prompt and settings with the edits on top (no
-   * end frame), delivered as the parent's video followed by the new one (extend.ts). Refused past
-   * MAX_EXTENSIONS in a chain before anything is fetched or queued; one job per form.
-   */
+  /** From the parent's last frame, delivered after the parent's video; one job per form (extend.ts). */
   extend(parentJobId: string, input: ExtendInput): Promise<Submitted> {
-    const { extensions } = this;
-    const hooks: DeriveHooks = {
-      refuse: (parent) => chainRefusal(parent, this.maxExtensions),
-      prepare: async (job, parent) => {
-        const made = await extensions.prepare(input.jobId, parentJobId, parent, input.original);
-        return {
-          ...job,
-          request: { ...job.request, input_image: made.input_image },
-          extension: made.extension,
-        };
-      },
-      discard: async (job) => {
-        if (job.extension) await extensions.discard(job.extension);
-      },
-    };
-    const make: MakeRequest = (parent) => {
-      const { end_frame: _end, ...request } = finaliseRequest(
-        remixSettings(parent, input.settings),
-        parent,
-        parent.model,
-      );
-      return request;
-    };
+    const { make, hooks } = extensionSteps(this.extensions, this.settings.maxExtensions, parentJobId, input);
     return this.derive(parentJobId, input, 'extend', make, hooks);
-  }
-
-  /** MAX_EXTENSIONS, for a platform that answers before a form opens. */
-  get maxExtensions(): number {
-    return this.settings.maxExtensions ?? DEFAULT_MAX_EXTENSIONS;
   }
 
   /** Why the job cannot be extended once more (MAX_EXTENSIONS), or nothing: before a form opens. */
   async extendRefusal(jobId: string): Promise<string | undefined> {
     const record = await this.record(jobId);
-    return record ? chainRefusal(record, this.maxExtensions) : undefined;
+    return record ? chainRefusal(record, this.settings.maxExtensions) : undefined;
   }
 
   /** A job made from a stored one (derived-jobs.ts), through this service's own steps. */
   private derive(
-    parentJobId: string,
+    parentId: string,
     input: RerunInput,
     kind: ParentKind,
     make: MakeRequest,
@@ -374,7 +343,7 @@ export class GenerationService {
           ? this.enqueueVariants(jobId, origin, job, { count }, notices, context)
           : this.enqueue(jobId, origin, job, notices, context),
     };
-    return deriveJob(steps, parentJobId, input, kind, make, hooks);
+    return deriveJob(steps, parentId, input, kind, make, hooks);
   }
 
   /** What a job asked for, as the "Details" button shows it; undefined once its record expired. */
