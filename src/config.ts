@@ -169,6 +169,8 @@ export const configFields = {
   SHUTDOWN_GRACE_SECONDS: int(0, 3600, 25),
   /** When a submission's outcome is unknown, submit again anyway (may bill twice). */
   RESUBMIT_AMBIGUOUS: flag(false),
+  /** Extensions one chain may have (Extend on a result; 0 turns Extend off). */
+  MAX_EXTENSIONS: int(0, 20, 4),
   /** Videos one person may have rendering at once, across every server (held back at start beyond that). */
   MAX_ACTIVE_PER_USER: int(1, 100, 2),
   /** Videos one person may have waiting, beyond those that start as soon as a worker is free. */

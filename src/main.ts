@@ -109,6 +109,7 @@ function communityService(config: Config, pipeline: Pipeline): GenerationService
     },
     maxInputBytes: config.MAX_INPUT_BYTES,
     storageDays: config.STORAGE_TTL_DAYS,
+    maxExtensions: config.MAX_EXTENSIONS,
     community: config,
     capabilities: backendCapabilities(config),
     fetchPolicy: { allowHosts: config.FETCH_ALLOW_HOSTS },

@@ -11,7 +11,7 @@ import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { backendCapabilities, createBackend, defaultModel } from '../backends/index.js';
 import { ConfigError, loadConfig } from '../config.js';
-import type { GenerationJobData, VideoResult } from '../core/job.js';
+import type { ExtensionOf, GenerationJobData, VideoResult } from '../core/job.js';
 import { MODEL_PROFILES } from '../core/models.js';
 import {
   FIELD_INFO,
@@ -34,6 +34,7 @@ import type { Ask, Origin } from '../service/checks.js';
 import { refusalText } from '../service/refusals.js';
 import { deleteKeysUnder } from '../storage/keys.js';
 import { parseFlags } from './args.js';
+import { lastFrameOf, storeOriginal } from './extend-input.js';
 
 /** The CLI's user, for the checks that take an origin (the capability checks never read it). */
 const CLI_ORIGIN: Origin = {
@@ -63,6 +64,8 @@ function usage(): string {
   return `Usage: npm run animate -- --image <file> --prompt <text> [options]
 
   --image <file>                PNG, JPEG or WebP (GIF/AVIF/TIFF are converted)
+  --extend <video.mp4>          continue a video instead: its last frame is the start image, and
+                                the output is the video followed by the continuation
   --end-image <file>            optional last frame
   --prompt <text>               what should happen (1-1500 characters)
   --out <file.mp4>              where to write the video (default kinema-<seed>.mp4; with
@@ -74,7 +77,16 @@ ${settings}
 Ctrl-C cancels the job (and its remote task) and exits with code 130.`;
 }
 
-const SPECIAL = new Set(['image', 'end-image', 'end_image', 'end_frame', 'end-frame', 'out', 'help']);
+const SPECIAL = new Set([
+  'image',
+  'extend',
+  'end-image',
+  'end_image',
+  'end_frame',
+  'end-frame',
+  'out',
+  'help',
+]);
 
 async function loadImage(path: string, maxBytes: number) {
   const info = await stat(path).catch(() => undefined);
@@ -113,11 +125,13 @@ export async function main(argv: string[]): Promise<number> {
   const raw: Record<string, string> = {};
   for (const [key, value] of flags) if (!SPECIAL.has(key)) raw[key] = value;
   const imagePath = flags.get('image');
-  if (!imagePath) errors.push('--image is required: the still image to animate');
+  const extendPath = flags.get('extend');
+  if (!imagePath && !extendPath) errors.push('--image is required: the still image to animate');
+  if (imagePath && extendPath) errors.push('--image and --extend cannot be used together');
   if (!flags.has('prompt')) errors.push('--prompt is required: what should happen in the video');
   const parsed = parseSettings(raw);
   if (!parsed.ok) errors.push(...parsed.errors.map((error) => `--${error}`));
-  if (errors.length > 0 || !parsed.ok || !imagePath) {
+  if (errors.length > 0 || !parsed.ok || !(imagePath ?? extendPath)) {
     process.stderr.write(
       `${errors.map((error) => `error: ${error}`).join('\n')}\n\nRun with --help for every option.\n`,
     );
@@ -140,7 +154,9 @@ export async function main(argv: string[]): Promise<number> {
     const endPath =
       flags.get('end-image') ?? flags.get('end_image') ?? flags.get('end_frame') ?? flags.get('end-frame');
     images = {
-      start: await loadImage(imagePath, config.MAX_INPUT_BYTES),
+      start: extendPath
+        ? await lastFrameOf(extendPath, config.MAX_INPUT_BYTES)
+        : await loadImage(imagePath!, config.MAX_INPUT_BYTES),
       end: endPath ? await loadImage(endPath, config.MAX_INPUT_BYTES) : undefined,
     };
   } catch (error) {
@@ -183,10 +199,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(interactive ? `\r\x1b[2K${line}` : `${line}\n`);
   };
 
+  // `--extend`: the video the worker joins each continuation to.
+  let extension: ExtensionOf | undefined;
   try {
     const input_image: StoredImage = await pipeline.inputs.save(images.start);
     const end_frame = images.end ? await pipeline.inputs.save(images.end) : undefined;
     const first = finaliseRequest(parsed.value, { input_image, end_frame }, defaultModel(config));
+    if (extendPath) extension = await storeOriginal(pipeline.blobs, extendPath);
     await events.waitUntilReady();
     await pipeline.startWorker(backend, normaliseForChat, {
       concurrency: 1,
@@ -219,6 +238,7 @@ export async function main(argv: string[]): Promise<number> {
       reportTo: { platform: 'cli' },
       createdAt: Date.now(),
       notes: backend.describeIgnored(request),
+      ...(extension ? { extension } : {}),
     };
     for (const note of data.notes) process.stderr.write(`note: ${note}\n`);
     await pipeline.queue.enqueue(jobId, data);

@@ -48,8 +48,19 @@ export interface RemoteTaskRef {
   submittedAt: number;
 }
 
-/** A job made from another one's stored image and settings. */
-export type ParentKind = 'rerun' | 'remix';
+/**
+ * A job made from another one's stored image and settings; an `extend` starts from the parent's
+ * last frame, and its delivered video is the parent's followed by the continuation.
+ */
+export type ParentKind = 'rerun' | 'remix' | 'extend';
+
+/** An extension: the video it continues, and how far down its chain it is. */
+export interface ExtensionOf {
+  /** The video as it was posted (fetched back from the chat at submit), kept for STORAGE_TTL_DAYS. */
+  originalKey: string;
+  /** 1 for an extension of a first video, 2 for an extension of that one, …; MAX_EXTENSIONS at most. */
+  depth: number;
+}
 
 /** `relax`: over quota, queued behind every job within quota (QUOTA_OVERFLOW=relax). */
 export type QueueBand = 'normal' | 'relax';
@@ -72,8 +83,10 @@ export interface GenerationJobData {
   /** Name of the queue that takes the finished outcome to the chat platform, if any. */
   deliverVia?: string;
   parentJobId?: string;
-  /** How it came from its parent: a rerun (new seed) or a remix (edited settings); rerun when absent. */
+  /** How it came from its parent: a rerun (new seed), a remix (edited settings) or an extension; rerun when absent. */
   parentKind?: ParentKind;
+  /** The worker delivers the original followed by this job's video (a rerun or remix of one keeps it). */
+  extension?: ExtensionOf;
   group?: VariantOf;
   createdAt: number;
   notes: string[];

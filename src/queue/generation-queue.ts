@@ -95,6 +95,8 @@ export class GenerationQueue {
       reportTo: data.reportTo,
       deliverVia: data.deliverVia,
       parentJobId: data.parentJobId,
+      ...(data.parentKind ? { parentKind: data.parentKind } : {}),
+      ...(data.extension ? { extension: data.extension } : {}),
       ...(data.group ? { group: data.group } : {}),
     });
     const keep = { age: this.opts.keepFinishedSeconds, count: 5_000 };

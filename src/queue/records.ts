@@ -3,7 +3,7 @@ import type { GenerationJobData } from '../core/job.js';
 
 export type JobRecord = Pick<
   GenerationJobData,
-  'request' | 'requester' | 'reportTo' | 'deliverVia' | 'parentJobId' | 'group'
+  'request' | 'requester' | 'reportTo' | 'deliverVia' | 'parentJobId' | 'parentKind' | 'extension' | 'group'
 >;
 
 /**

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BackendOutput, VideoBackend } from '../backends/backend.js';
 import type { GenerationJobData, VideoResult } from '../core/job.js';
 import type { BlobStore } from '../storage/blobs.js';
+import { joinExtension } from './extension-join.js';
 import type { WorkerPolicy } from './worker-policy.js';
 
 /** What the worker needs to know of a finished file; `media/video.ts` provides the real one. */
@@ -54,11 +55,19 @@ export async function storeResult(
     const ready = join(dir, 'ready.mp4');
     const download = await deps.backend.download(output, signal);
     await pipeline(download.stream, createWriteStream(raw), { signal });
-    const prepared = await deps.prepareVideo(raw, ready, job.data.request.loop ? { loop: true } : {});
-    const withhold = (await deps.policy?.inspect(jobId, job.data, ready))?.withhold;
+    let prepared = await deps.prepareVideo(raw, ready, job.data.request.loop ? { loop: true } : {});
+    // An extension is delivered as the original followed by this video (extension-join.ts).
+    let delivered = ready;
+    const { extension } = job.data;
+    if (extension) {
+      const joined = await joinExtension(deps.results, extension, ready, dir, signal);
+      delivered = joined.path;
+      prepared = { ...prepared, ...joined.prepared };
+    }
+    const withhold = (await deps.policy?.inspect(jobId, job.data, delivered))?.withhold;
     if (withhold) return { withheld: withhold };
     const { results } = deps;
-    await results.putStream(`result-${jobId}`, createReadStream(ready), 'video/mp4', {
+    await results.putStream(`result-${jobId}`, createReadStream(delivered), 'video/mp4', {
       lifetime: 'result',
     });
     const stillKeys: Pick<VideoResult, 'posterKey' | 'lastFrameKey'> = {};

@@ -21,7 +21,14 @@ import {
   standardChecks,
 } from './checks.js';
 import { Community } from './community.js';
-import { type DerivedJobSteps, deriveJob, type MakeRequest, textVerdictOf } from './derived-jobs.js';
+import {
+  type DerivedJobSteps,
+  type DeriveHooks,
+  deriveJob,
+  type MakeRequest,
+  textVerdictOf,
+} from './derived-jobs.js';
+import { chainRefusal, ExtensionFiles, extensionSteps } from './extend.js';
 import { type ImageSource, InputImages } from './input-images.js';
 import { MemberDesk } from './member-desk.js';
 import { OperatorDesk } from './operator-desk.js';
@@ -33,6 +40,7 @@ import { type ServerSettingValues, serverOf } from './server-settings.js';
 import type {
   Actor,
   EnqueueContext,
+  ExtendInput,
   JobDetails,
   JobToQueue,
   QueuePosition,
@@ -68,6 +76,7 @@ export class GenerationService {
   private readonly checks: Check[];
   private readonly trail: AuditTrail;
   private readonly groups: JobGroups;
+  private readonly extensions: ExtensionFiles;
 
   constructor(
     private readonly deps: ServiceDeps,
@@ -87,6 +96,7 @@ export class GenerationService {
     this.images = new InputImages(deps.inputs, settings.maxInputBytes);
     this.trail = new AuditTrail(this.community.audit, deps.log);
     this.groups = new JobGroups(deps.redis, deps.prefix);
+    this.extensions = new ExtensionFiles(deps.results, deps.inputs, settings.maxInputBytes);
     const { community } = this;
     this.checks = [
       ...standardChecks({
@@ -232,6 +242,7 @@ export class GenerationService {
       reportTo: { ...job.reportTo, ageRestricted: place.ageRestricted === true },
       deliverVia: deliveryQueueName(requester.platform),
       ...(job.parentJobId ? { parentJobId: job.parentJobId, parentKind: job.parentKind ?? 'rerun' } : {}),
+      ...(job.extension ? { extension: job.extension } : {}),
       ...(job.group ? { group: job.group } : {}),
       createdAt: Date.now(),
       notes: job.notes ?? [],
@@ -296,8 +307,26 @@ export class GenerationService {
     );
   }
 
+  /** From the parent's last frame, delivered after the parent's video; one job per form (extend.ts). */
+  extend(parentJobId: string, input: ExtendInput): Promise<Submitted> {
+    const { make, hooks } = extensionSteps(this.extensions, this.settings.maxExtensions, parentJobId, input);
+    return this.derive(parentJobId, input, 'extend', make, hooks);
+  }
+
+  /** Why the job cannot be extended once more (MAX_EXTENSIONS), or nothing: before a form opens. */
+  async extendRefusal(jobId: string): Promise<string | undefined> {
+    const record = await this.record(jobId);
+    return record ? chainRefusal(record, this.settings.maxExtensions) : undefined;
+  }
+
   /** A job made from a stored one (derived-jobs.ts), through this service's own steps. */
-  private derive(parentJobId: string, input: RerunInput, kind: ParentKind, make: MakeRequest) {
+  private derive(
+    parentId: string,
+    input: RerunInput,
+    kind: ParentKind,
+    make: MakeRequest,
+    hooks?: DeriveHooks,
+  ) {
     const steps: DerivedJobSteps = {
       redis: this.deps.redis,
       prefix: this.deps.prefix,
@@ -308,12 +337,13 @@ export class GenerationService {
       admit: (origin, stages, ask) => this.admit(origin, stages, ask),
       existing: (jobId) => this.existing(jobId),
       inputExists: (image) => this.deps.inputs.exists(image),
+      originalExists: (extension) => this.extensions.originalExists(extension),
       enqueue: (jobId, origin, job, notices, context, count = 1) =>
         count > 1
           ? this.enqueueVariants(jobId, origin, job, { count }, notices, context)
           : this.enqueue(jobId, origin, job, notices, context),
     };
-    return deriveJob(steps, parentJobId, input, kind, make);
+    return deriveJob(steps, parentId, input, kind, make, hooks);
   }
 
   /** What a job asked for, as the "Details" button shows it; undefined once its record expired. */

@@ -1,7 +1,7 @@
 /** The service's inputs and answers, as the platforms and the entry point see them. */
 import type { Redis } from 'ioredis';
 import type { BackendCapabilities } from '../core/capabilities.js';
-import type { ParentKind, ReportTarget, VariantOf } from '../core/job.js';
+import type { ExtensionOf, ParentKind, ReportTarget, VariantOf } from '../core/job.js';
 import type { GenerationRequest, GenerationSettings, ModelId } from '../core/request.js';
 import type { ResultDetails } from '../core/result-details.js';
 import type { VariantState } from '../core/status-text.js';
@@ -17,6 +17,7 @@ import type { InputStore } from '../storage/inputs.js';
 import type { Verdicts } from './audit-trail.js';
 import type { Check, Origin } from './checks.js';
 import type { CommunityEnv } from './community.js';
+import type { VideoSource } from './extend.js';
 import type { ImageSource } from './input-images.js';
 import type { ImageClassifier } from './moderation/index.js';
 import type { ServerSettingValues } from './server-settings.js';
@@ -57,6 +58,8 @@ export interface ServiceSettings {
   community?: CommunityEnv;
   /** STORAGE_TTL_DAYS, for telling people how long an input image is kept. */
   storageDays?: number;
+  /** MAX_EXTENSIONS: extensions one chain may have (default 4; 0 turns Extend off). */
+  maxExtensions?: number;
   /** The image classifier; the process's nsfwjs thread unless a test gives another. */
   classifier?: ImageClassifier;
 }
@@ -85,6 +88,13 @@ export interface RemixInput extends RerunInput {
   settings: GenerationSettings;
 }
 
+export interface ExtendInput extends RerunInput {
+  /** The edited prompt and settings, validated by the request schema; the parent's fill in the rest. */
+  settings: GenerationSettings;
+  /** The video as it was posted, fetched back only once every check passed (extend.ts). */
+  original: VideoSource;
+}
+
 /** A job's stored request and who asked, with its settings as people read them. */
 export type JobDetails = { jobId: string } & JobRecord & ResultDetails;
 
@@ -105,6 +115,7 @@ export type JobToQueue = {
   reportTo: ReportTarget;
   parentJobId?: string;
   parentKind?: ParentKind;
+  extension?: ExtensionOf;
   notes?: string[];
   group?: VariantOf;
 };

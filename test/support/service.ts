@@ -13,6 +13,7 @@ export function serviceFor(
     limits: { maxRunningPerUser: config.MAX_ACTIVE_PER_USER, maxWaitingPerUser: config.MAX_QUEUED_PER_USER },
     maxInputBytes: config.MAX_INPUT_BYTES,
     storageDays: config.STORAGE_TTL_DAYS,
+    maxExtensions: config.MAX_EXTENSIONS,
     community: config,
     ...extra,
   });

@@ -1,5 +1,6 @@
 import { type ButtonInteraction, type ModalSubmitInteraction, PermissionFlagsBits } from 'discord.js';
 import type { DiscordContext } from './context.js';
+import { openExtend, submitExtend } from './extend.js';
 import { roleIdsOf } from './guards.js';
 import { replyPlace, userOf } from './intake.js';
 import { refusalText } from './refusals.js';
@@ -20,11 +21,16 @@ const RESULT_ACTIONS: Record<
   (context: DiscordContext, i: ButtonInteraction, jobId: string) => Promise<unknown>
 > = {
   remix: openRemix,
+  extend: openExtend,
   details: showDetails,
 };
 
 /** Forms opened by a button, by the action in their custom id; false when it is not one of them. */
 export async function handleModal(context: DiscordContext, interaction: ModalSubmitInteraction) {
+  if (interaction.customId.startsWith('kinema:extend-modal:')) {
+    await submitExtend(context, interaction);
+    return true;
+  }
   if (!interaction.customId.startsWith('kinema:remix-modal:')) return false;
   await submitRemix(context, interaction);
   return true;

@@ -9,15 +9,19 @@ import type { Cost, ParentKind } from '../../core/job.js';
 import type { GenerationRequest } from '../../core/request.js';
 import type { JobSnapshot, StatusView } from '../../core/status-text.js';
 import { costText, renderStatus, resultCaption, truncate } from '../../core/status-text.js';
+import { parentLine } from '../shared/posted-video.js';
 
 /** Custom ids carry the action and the job: buttons keep working after a restart. */
 export const CUSTOM_ID = {
   cancel: (jobId: string) => `kinema:cancel:${jobId}`,
   rerun: (jobId: string) => `kinema:rerun:${jobId}`,
   remix: (jobId: string) => `kinema:remix:${jobId}`,
+  extend: (jobId: string) => `kinema:extend:${jobId}`,
   details: (jobId: string) => `kinema:details:${jobId}`,
   /** The Remix form: the click that opened it names it, so a double submit is one job. */
   remixModal: (openerId: string, jobId: string) => `kinema:remix-modal:${openerId}:${jobId}`,
+  /** The Extend form, named the same way. */
+  extendModal: (openerId: string, jobId: string) => `kinema:extend-modal:${openerId}:${jobId}`,
   animateModal: (messageId: string) => `kinema:animate-message:${messageId}`,
   parse(customId: string): { action: string; target: string } | undefined {
     const match = /^kinema:([a-z-]+):(.+)$/.exec(customId);
@@ -73,6 +77,7 @@ const RESULT_BUTTONS: {
   style: ButtonStyle;
 }[] = [
   { customId: CUSTOM_ID.rerun, label: 'Rerun (new seed)', emoji: '🎲', style: ButtonStyle.Primary },
+  { customId: CUSTOM_ID.extend, label: 'Extend', emoji: '⏩', style: ButtonStyle.Secondary },
   { customId: CUSTOM_ID.remix, label: 'Remix', emoji: '🔀', style: ButtonStyle.Secondary },
   { customId: CUSTOM_ID.details, label: 'Details', emoji: 'ℹ️', style: ButtonStyle.Secondary },
 ];
@@ -144,7 +149,8 @@ export function resultContent(
     600,
   );
   const lines = [prompt ?? '', `${details ?? ''} · for <@${info.requesterId}>`];
-  if (info.parentLink) lines.push(`${info.parentKind === 'remix' ? 'Remix' : 'Rerun'} of ${info.parentLink}`);
+  const parent = parentLine(info.parentKind, info.parentLink, info.durationSeconds);
+  if (parent) lines.push(parent);
   for (const note of info.notes) lines.push(`-# ${truncate(note, 200)}`);
   lines.push('-# React 🎲 to rerun with a new seed');
   return truncate(lines.join('\n'), 2000);

@@ -20,9 +20,12 @@ export const SLACK_IDS = {
   cancelAction: 'kinema_cancel',
   rerunAction: 'kinema_rerun',
   remixAction: 'kinema_remix',
+  extendAction: 'kinema_extend',
   detailsAction: 'kinema_details',
   /** The Remix form, opened by a result's Remix button. */
   remixView: 'kinema_remix',
+  /** The Extend form, opened by a result's Extend button. */
+  extendView: 'kinema_extend',
 } as const;
 
 /** Reaction short names (no colons): 🎲 and 🔁 rerun with a new seed, ❌ cancels. */

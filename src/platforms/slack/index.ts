@@ -19,6 +19,7 @@ import { SlackStatusSink, slackErrorCode } from './status-sink.js';
 import { SlackMessages } from './store.js';
 import { SlackUsers } from './users.js';
 import { register as registerAnimateView } from './views/animate-modal.js';
+import { register as registerExtend } from './views/extend-modal.js';
 import { register as registerRemix } from './views/remix-modal.js';
 
 export interface SlackStartOptions {
@@ -144,6 +145,7 @@ export async function startSlack(
   registerReactions(app, context);
   registerButtons(app, context);
   registerRemix(app, context);
+  registerExtend(app, context);
   app.error(async (error) => {
     log.error({ err: error, code: (error as { code?: unknown }).code }, 'slack listener failed');
   });

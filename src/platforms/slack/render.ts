@@ -8,6 +8,7 @@ import {
   type StatusView,
   truncate,
 } from '../../core/status-text.js';
+import { parentLine } from '../shared/posted-video.js';
 import { SLACK_IDS } from './context.js';
 
 /** Slack blocks for the platform-neutral status text (core/status-text.ts). */
@@ -43,10 +44,11 @@ export const rerunButton = (jobId: string, label = 'Rerun (new seed)') =>
   button(label, SLACK_IDS.rerunAction, jobId, 'primary');
 
 export const remixButton = (jobId: string) => button('Remix', SLACK_IDS.remixAction, jobId);
+export const extendButton = (jobId: string) => button('⏩ Extend', SLACK_IDS.extendAction, jobId);
 export const detailsButton = (jobId: string) => button('Details', SLACK_IDS.detailsAction, jobId);
 
 /** The buttons under every result, in order. */
-const RESULT_BUTTONS = [(jobId: string) => rerunButton(jobId), remixButton, detailsButton];
+const RESULT_BUTTONS = [(jobId: string) => rerunButton(jobId), extendButton, remixButton, detailsButton];
 
 export interface StatusMessage {
   view: StatusView;
@@ -109,9 +111,12 @@ export function resultMessage(
     600,
   );
   const lines = [escapeMrkdwn(prompt ?? ''), `${escapeMrkdwn(details ?? '')} · for <@${info.requesterId}>`];
-  if (info.parentJobId) {
-    lines.push(`${info.parentKind === 'remix' ? 'Remix' : 'Rerun'} of \`${info.parentJobId}\``);
-  }
+  const parent = parentLine(
+    info.parentKind,
+    info.parentJobId ? `\`${info.parentJobId}\`` : undefined,
+    info.durationSeconds,
+  );
+  if (parent) lines.push(parent);
   const context = [
     ...info.notes.map((note) => escapeMrkdwn(truncate(note, 200))),
     'React :game_die: or :repeat: to rerun with a new seed',

@@ -67,6 +67,7 @@ describe('Discord Remix and Details', () => {
     );
     expect(buttonsOf(first.id)).toEqual([
       CUSTOM_ID.rerun(jobId),
+      CUSTOM_ID.extend(jobId),
       CUSTOM_ID.remix(jobId),
       CUSTOM_ID.details(jobId),
     ]);

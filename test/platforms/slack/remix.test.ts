@@ -55,6 +55,7 @@ describe('Slack Remix and Details', () => {
       .elements as JsonObject[];
     expect(actions.map((e) => [e.action_id, (e.text as { text: string }).text])).toEqual([
       ['kinema_rerun', 'Rerun (new seed)'],
+      ['kinema_extend', '⏩ Extend'],
       ['kinema_remix', 'Remix'],
       ['kinema_details', 'Details'],
     ]);
