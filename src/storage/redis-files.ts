@@ -39,6 +39,11 @@ export interface RedisFileStoreOptions {
 
 /** Chunks outlive their meta key by this much, so a reader that found the meta finds every chunk. */
 const CHUNK_GRACE_SECONDS = 120;
+/**
+ * Chunks are written to live this much longer still, so a write that ends within it needs no
+ * second pass over them; a longer one renews their expiry with the meta key.
+ */
+const REFRESH_AFTER_SECONDS = 60;
 /** A replaced generation stays readable this long for readers that are still on it. */
 const REPLACED_GRACE_SECONDS = 120;
 const DELETE_BATCH = 500;
@@ -79,30 +84,44 @@ export class RedisFileStore implements FileStore {
     const gen = randomBytes(6).toString('base64url');
     const counter = { bytes: 0 };
     const inFlight = new InFlight(this.window);
+    const startedAt = Date.now();
+    const chunkTtl = write.ttlSeconds + CHUNK_GRACE_SECONDS + REFRESH_AFTER_SECONDS;
     let chunks = 0;
+    // The last chunk goes with the meta key (a file of one chunk is one round trip).
+    let last: Buffer | undefined;
     try {
       for await (const chunk of rechunk(
         limited(source, write.maxBytes ?? Infinity, counter),
         this.chunkBytes,
       )) {
-        const [key] = this.chunkKeys(name, gen, chunks + 1, chunks);
-        // Chunks of a writer that dies here expire on their own: no meta key ever names them.
-        await inFlight.add(this.redis.set(key!, chunk, 'EX', write.ttlSeconds + CHUNK_GRACE_SECONDS));
-        chunks += 1;
+        if (last) {
+          const [key] = this.chunkKeys(name, gen, chunks + 1, chunks);
+          // Chunks of a writer that dies here expire on their own: no meta key ever names them.
+          await inFlight.add(this.redis.set(key!, last, 'EX', chunkTtl));
+          chunks += 1;
+        }
+        last = chunk;
       }
       await inFlight.drain();
-      const meta: RedisMeta = { bytes: counter.bytes, contentType, chunks, gen };
-      const multi = this.redis.multi();
-      for (const key of this.chunkKeys(name, gen, chunks))
-        multi.expire(key, write.ttlSeconds + CHUNK_GRACE_SECONDS);
-      multi.set(this.metaKey(name), JSON.stringify(meta), 'EX', write.ttlSeconds, 'GET');
-      const results = await multi.exec();
+      const meta: RedisMeta = { bytes: counter.bytes, contentType, chunks: chunks + (last ? 1 : 0), gen };
+      // One connection runs these in order: the meta key appears after every chunk it names.
+      const batch = this.redis.pipeline();
+      if (Date.now() - startedAt > REFRESH_AFTER_SECONDS * 1000) {
+        for (const key of this.chunkKeys(name, gen, chunks)) {
+          batch.expire(key, write.ttlSeconds + CHUNK_GRACE_SECONDS);
+        }
+      }
+      if (last) batch.set(this.chunkKeys(name, gen, chunks + 1, chunks)[0]!, last, 'EX', chunkTtl);
+      batch.set(this.metaKey(name), JSON.stringify(meta), 'EX', write.ttlSeconds, 'GET');
+      const results = await batch.exec();
+      for (const [error] of results ?? []) if (error) throw error;
+      chunks = meta.chunks;
       const previous = results?.at(-1)?.[1];
       if (typeof previous === 'string') await this.retire(name, parseMeta(previous), REPLACED_GRACE_SECONDS);
       return { bytes: meta.bytes, contentType };
     } catch (error) {
       await inFlight.settle();
-      await this.deleteKeys(this.chunkKeys(name, gen, chunks + this.window)).catch(() => undefined);
+      await this.deleteKeys(this.chunkKeys(name, gen, chunks + this.window + 1)).catch(() => undefined);
       throw error;
     }
   }
