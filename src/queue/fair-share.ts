@@ -60,9 +60,11 @@ for _, at in ipairs({-1, 0}) do
     redis.call('ZREM', person, id)
   end
 end
-local busy = redis.call('LLEN', KEYS[5]) + redis.call('LLEN', KEYS[6])
-  + redis.call('ZCARD', KEYS[7]) + redis.call('ZCARD', KEYS[8])
-if busy == 0 then redis.call('DEL', KEYS[3], KEYS[4]) end
+if redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 and redis.call('LLEN', KEYS[6]) == 0
+  and redis.call('ZCARD', KEYS[7]) == 0 and redis.call('LLEN', KEYS[5]) == 0
+  and redis.call('ZCARD', KEYS[8]) == 0 then
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
 local served = tonumber(redis.call('GET', KEYS[2]) or '0')
 local last = redis.call('ZRANGE', person, -1, -1, 'WITHSCORES')
 local turn = math.min(math.max(served, (tonumber(last[2]) or 0) + 1), tonumber(ARGV[4]))
