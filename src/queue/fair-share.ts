@@ -25,27 +25,46 @@ const PERSON_TTL_SECONDS = 7 * 24 * 3600;
 const RESERVATION_TTL_SECONDS = 60;
 
 /**
- * Gives a job its turn. Prunes the person's jobs that finished or were removed (a reserved job not
- * yet added still counts), starts the turns again from 1 when the whole queue is idle (so turns stay
- * far below the limit), and remembers the new job. Idempotent per job id.
+ * Whether a job still holds its turn: in BullMQ and not finished, or reserved and not added yet
+ * (`jobs` prefixes BullMQ's job keys, `marks` the reservation marks).
  */
-const RESERVE = `
+const LIVE = `
+local function live(id, jobs, marks)
+  local jobKey = jobs .. id
+  if redis.call('EXISTS', jobKey) == 1 then
+    return redis.call('HEXISTS', jobKey, 'finishedOn') == 0
+  end
+  return redis.call('EXISTS', marks .. id) == 1
+end
+`;
+
+/**
+ * Gives a job its turn, and saves its record (KEYS[10], ARGV[7], expiring after ARGV[8] s) in the
+ * same round trip. A job already in BullMQ (KEYS[11]) is a duplicate: nothing is written, -1.
+ * Forgets the person's finished jobs from the top (only their highest live turn matters) and from
+ * the bottom (so a person who always has a job in flight does not grow the set), each down or up to
+ * the first live one: a constant number of checks per job, amortised, whatever the set's size.
+ * Starts the turns again from 1 when the whole queue is idle (so turns stay far below the limit),
+ * and remembers the new job. Idempotent per job id.
+ */
+const RESERVE = `${LIVE}
 local person, jobId = KEYS[1], ARGV[1]
+if redis.call('EXISTS', KEYS[11]) == 1 then return -1 end
+redis.call('SET', KEYS[10], ARGV[7], 'EX', ARGV[8])
 local mine = redis.call('ZSCORE', person, jobId)
 if mine then return tonumber(mine) end
-for _, id in ipairs(redis.call('ZRANGE', person, 0, -1)) do
-  local jobKey = ARGV[2] .. id
-  local live
-  if redis.call('EXISTS', jobKey) == 1 then
-    live = redis.call('HEXISTS', jobKey, 'finishedOn') == 0
-  else
-    live = redis.call('EXISTS', ARGV[3] .. id) == 1
+for _, at in ipairs({-1, 0}) do
+  while true do
+    local id = redis.call('ZRANGE', person, at, at)[1]
+    if not id or live(id, ARGV[2], ARGV[3]) then break end
+    redis.call('ZREM', person, id)
   end
-  if not live then redis.call('ZREM', person, id) end
 end
-local busy = redis.call('LLEN', KEYS[5]) + redis.call('LLEN', KEYS[6])
-  + redis.call('ZCARD', KEYS[7]) + redis.call('ZCARD', KEYS[8])
-if busy == 0 then redis.call('DEL', KEYS[3], KEYS[4]) end
+if redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 and redis.call('LLEN', KEYS[6]) == 0
+  and redis.call('ZCARD', KEYS[7]) == 0 and redis.call('LLEN', KEYS[5]) == 0
+  and redis.call('ZCARD', KEYS[8]) == 0 then
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
 local served = tonumber(redis.call('GET', KEYS[2]) or '0')
 local last = redis.call('ZRANGE', person, -1, -1, 'WITHSCORES')
 local turn = math.min(math.max(served, (tonumber(last[2]) or 0) + 1), tonumber(ARGV[4]))
@@ -55,28 +74,40 @@ redis.call('SET', KEYS[9], '1', 'EX', ARGV[6])
 return turn
 `;
 
-/** Raises `served` of the job's band to the job's turn (never lowers it); returns the priority. */
+/**
+ * Raises `served` of the job's band to the job's turn (never lowers it) and sets the running job's
+ * priority to 0; returns its former priority. For an active job (in neither BullMQ's wait list nor
+ * its prioritized set) BullMQ's own changePriority only sets this field: done here, it costs no
+ * second round trip per job.
+ */
 const STARTED = `
 local priority = tonumber(redis.call('HGET', KEYS[1], 'priority') or '0') or 0
 if priority <= 0 then return 0 end
 local key, turn = KEYS[2], priority
 if priority > tonumber(ARGV[1]) then key, turn = KEYS[3], priority - tonumber(ARGV[1]) end
 if turn > tonumber(redis.call('GET', key) or '0') then redis.call('SET', key, turn) end
+redis.call('HSET', KEYS[1], 'priority', 0)
 return priority
 `;
 
 /**
  * Forgets a removed job. When it never started, the person's later waiting jobs move up into the
- * turns it leaves free (never before the turn being served): returns [jobId, turn, …] to apply.
+ * turns it leaves free (never before the turn being served, never before the person's highest live
+ * turn below it: finished jobs there are forgotten first): returns [jobId, turn, …] to apply.
  */
-const CLOSE_GAP = `
+const CLOSE_GAP = `${LIVE}
 local removed = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not removed then return {} end
 removed = tonumber(removed)
 redis.call('ZREM', KEYS[1], ARGV[1])
 if ARGV[2] ~= '1' then return {} end
 local served = tonumber(redis.call('GET', KEYS[2]) or '0')
-local below = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. removed, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+local below
+while true do
+  below = redis.call('ZREVRANGEBYSCORE', KEYS[1], '(' .. removed, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if not below[1] or live(below[1], ARGV[3], ARGV[4]) then break end
+  redis.call('ZREM', KEYS[1], below[1])
+end
 local previous = tonumber(below[2]) or 0
 local moved = {}
 local later = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. removed, '+inf', 'WITHSCORES')
@@ -101,6 +132,13 @@ type FairRedis = Redis & {
   kinemaFairCloseGap(...args: (string | number)[]): Promise<(string | number)[]>;
 };
 
+/** A key `reserve` sets with the turn (the job's record): value, and expiry in seconds. */
+export interface RecordWrite {
+  key: string;
+  value: string;
+  ttlSeconds: number;
+}
+
 /** Who a job is counted for, and in which band. */
 export interface FairPlace {
   person: string;
@@ -120,7 +158,7 @@ export class FairShare {
   ) {
     this.redis = redis as FairRedis;
     if (!('kinemaFairReserve' in redis)) {
-      redis.defineCommand('kinemaFairReserve', { numberOfKeys: 9, lua: RESERVE });
+      redis.defineCommand('kinemaFairReserve', { numberOfKeys: 11, lua: RESERVE });
       redis.defineCommand('kinemaFairStarted', { numberOfKeys: 3, lua: STARTED });
       redis.defineCommand('kinemaFairCloseGap', { numberOfKeys: 3, lua: CLOSE_GAP });
     }
@@ -139,8 +177,12 @@ export class FairShare {
     return `${this.prefix}:fair:reserving:${jobId}`;
   }
 
-  /** The BullMQ priority a new job takes; call `added` once the job is in BullMQ (or failed to be). */
-  async reserve(jobId: string, place: FairPlace): Promise<number> {
+  /**
+   * The BullMQ priority a new job takes, with its record saved in the same round trip; undefined
+   * when a job with this id is in BullMQ already (nothing was written). Call `added` once the job is
+   * in BullMQ (or failed to be).
+   */
+  async reserve(jobId: string, place: FairPlace, record: RecordWrite): Promise<number | undefined> {
     const { wait, active, prioritized, delayed } = this.bull as Record<string, string>;
     const turn = await this.redis.kinemaFairReserve(
       this.personKey(place),
@@ -152,19 +194,27 @@ export class FairShare {
       prioritized!,
       delayed!,
       this.reservationKey(jobId),
+      record.key,
+      `${this.bull['']}${jobId}`,
       jobId,
       this.bull['']!,
       this.reservationKey(),
       BAND - 1,
       PERSON_TTL_SECONDS,
       RESERVATION_TTL_SECONDS,
+      record.value,
+      record.ttlSeconds,
     );
-    return priorityOf(place.band, turn);
+    return turn < 0 ? undefined : priorityOf(place.band, turn);
   }
 
-  /** From now on the job counts by its state in BullMQ, not by its reservation. */
-  async added(jobId: string): Promise<void> {
-    await this.redis.del(this.reservationKey(jobId));
+  /**
+   * From now on the job counts by its state in BullMQ, not by its reservation. The mark's removal is
+   * sent, not awaited: this connection runs it before anything it sends later, and elsewhere a job
+   * that is in BullMQ counts by its state whether the mark is there or not (it expires anyway).
+   */
+  added(jobId: string): void {
+    this.redis.del(this.reservationKey(jobId)).catch(() => undefined);
   }
 
   /**
@@ -181,7 +231,7 @@ export class FairShare {
         this.servedKey('relax'),
         BAND,
       );
-      if (priority > 0) await job.changePriority({ priority: 0 });
+      if (priority > 0) job.priority = 0;
     } catch {
       // Stale `served` only lets a newcomer in one turn early; the job itself runs either way.
     }
@@ -198,6 +248,8 @@ export class FairShare {
       this.bull.prioritized!,
       job.id!,
       job.processedOn ? '0' : '1',
+      this.bull['']!,
+      this.reservationKey(),
     );
     const changes: { jobId: string; priority: number }[] = [];
     for (let i = 0; i + 1 < moved.length; i += 2) {

@@ -87,9 +87,7 @@ export class GenerationQueue {
     if (!BULLMQ_ID.test(jobId) || /^\d+$/.test(jobId)) {
       throw new Error(`job id "${jobId}" must use letters, digits, _ . - only and not be all digits`);
     }
-    const existing = await this.queue.getJob(jobId);
-    if (existing) return { jobId, duplicate: true };
-    await this.records.save(jobId, {
+    const record = this.records.write(jobId, {
       request: data.request,
       requester: data.requester,
       reportTo: data.reportTo,
@@ -101,7 +99,9 @@ export class GenerationQueue {
     });
     const keep = { age: this.opts.keepFinishedSeconds, count: 5_000 };
     const fairShare = { person: options.person ?? personOf(data.requester), band: options.band ?? 'normal' };
-    const priority = await this.fair.reserve(jobId, fairShare);
+    // One round trip: the duplicate check, the record and the turn (see FairShare.reserve).
+    const priority = await this.fair.reserve(jobId, fairShare, record);
+    if (priority === undefined) return { jobId, duplicate: true };
     try {
       await this.queue.add(
         'generate',
@@ -116,7 +116,7 @@ export class GenerationQueue {
         },
       );
     } finally {
-      await this.fair.added(jobId);
+      this.fair.added(jobId);
     }
     return { jobId, duplicate: false };
   }

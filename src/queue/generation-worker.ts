@@ -180,7 +180,8 @@ export class GenerationWorker {
     signal: AbortSignal | undefined,
   ): Promise<VideoResult> {
     const jobId = job.id!;
-    await new FairShare(this.deps.connection, this.opts.prefix).started(job);
+    // Sent now, awaited with the first cancel check below: both in one round trip.
+    const turnServed = new FairShare(this.deps.connection, this.opts.prefix).started(job);
     const log = this.deps.log.child({ jobId, attempt: job.attemptsMade + 1 });
     const abort = signal ?? new AbortController().signal;
     const progress = new WorkerProgressWriter(job, this.opts.progressIntervalMs);
@@ -200,7 +201,7 @@ export class GenerationWorker {
     const backendJob = { jobId, request, inputs: this.deps.inputs, log };
 
     try {
-      const cancelledBy = await this.deps.cancels.requestedBy(jobId);
+      const [cancelledBy] = await Promise.all([this.deps.cancels.requestedBy(jobId), turnServed]);
       if (cancelledBy) throw new CancelledError(cancelledBy);
       if (remote && remote.backend !== this.deps.backend.name) {
         // Another backend's task id means nothing here; following or resubmitting could pay twice.
@@ -292,11 +293,13 @@ export class GenerationWorker {
         ...(cost ? { cost } : {}),
       };
       await progress.write({ phase: 'delivering', percent: 100 }, true);
+      await progress.settled();
       telemetry.jobRendered({ renderSeconds: result.renderMs / 1000 });
       await this.deps.deliveries.send(jobId, job.data, { kind: 'succeeded', result });
       return result;
     } catch (error) {
       progress.stop();
+      await progress.settled();
       // Already reported (a withheld result): nothing to add, nothing to retry.
       if (error instanceof UnrecoverableError) throw error;
       // The service may have billed a task whose submission's outcome is unknown: count it.

@@ -21,8 +21,12 @@ export class JobRecords {
     return `${this.prefix}:record:${jobId}`;
   }
 
-  async save(jobId: string, record: JobRecord): Promise<void> {
-    await this.redis.set(this.key(jobId), JSON.stringify(record), 'EX', this.ttlSeconds);
+  /**
+   * The write that saves a job's record (a string key expiring after `ttlSeconds`). Enqueueing sends
+   * it in the same script as the job's fair turn (FairShare.reserve), so it costs no round trip.
+   */
+  write(jobId: string, record: JobRecord): { key: string; value: string; ttlSeconds: number } {
+    return { key: this.key(jobId), value: JSON.stringify(record), ttlSeconds: this.ttlSeconds };
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {

@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { BackendOutput, VideoBackend } from '../backends/backend.js';
 import type { GenerationJobData, VideoResult } from '../core/job.js';
 import type { BlobStore } from '../storage/blobs.js';
 import { joinExtension } from './extension-join.js';
+import { removeScratchDir } from './temp-dir.js';
 import type { WorkerPolicy } from './worker-policy.js';
 
 /** What the worker needs to know of a finished file; `media/video.ts` provides the real one. */
@@ -82,6 +83,6 @@ export async function storeResult(
     }
     return { prepared, stillKeys };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await removeScratchDir(dir);
   }
 }

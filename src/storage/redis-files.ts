@@ -39,9 +39,38 @@ export interface RedisFileStoreOptions {
 
 /** Chunks outlive their meta key by this much, so a reader that found the meta finds every chunk. */
 const CHUNK_GRACE_SECONDS = 120;
+/**
+ * Chunks are written to live this much longer still, so a write that ends within it needs no
+ * second pass over them; a longer one renews their expiry with the meta key.
+ */
+const REFRESH_AFTER_SECONDS = 60;
 /** A replaced generation stays readable this long for readers that are still on it. */
 const REPLACED_GRACE_SECONDS = 120;
 const DELETE_BATCH = 500;
+
+/**
+ * Deletes a file (its meta key, its chunks, an old-style list) at once, unless it is kept past
+ * ARGV[2] (epoch ms; '' ignores `keep`): 1 when deleted, 0 when kept. Chunk keys are named from
+ * the meta key's generation: ARGV[1] is what precedes `<gen>:<i>`.
+ */
+const DELETE_FILE = `
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local meta = cjson.decode(raw)
+  if ARGV[2] ~= '' and type(meta.keptUntil) == 'number' and meta.keptUntil > tonumber(ARGV[2]) then
+    return 0
+  end
+  if type(meta.gen) == 'string' then
+    for i = 0, meta.chunks - 1 do redis.call('DEL', ARGV[1] .. meta.gen .. ':' .. i) end
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+`;
+
+type FilesRedis = Redis & {
+  kinemaDeleteFile(...args: string[]): Promise<number>;
+};
 
 export class RedisFileStore implements FileStore {
   private readonly chunkBytes: number;
@@ -79,30 +108,44 @@ export class RedisFileStore implements FileStore {
     const gen = randomBytes(6).toString('base64url');
     const counter = { bytes: 0 };
     const inFlight = new InFlight(this.window);
+    const startedAt = Date.now();
+    const chunkTtl = write.ttlSeconds + CHUNK_GRACE_SECONDS + REFRESH_AFTER_SECONDS;
     let chunks = 0;
+    // The last chunk goes with the meta key (a file of one chunk is one round trip).
+    let last: Buffer | undefined;
     try {
       for await (const chunk of rechunk(
         limited(source, write.maxBytes ?? Infinity, counter),
         this.chunkBytes,
       )) {
-        const [key] = this.chunkKeys(name, gen, chunks + 1, chunks);
-        // Chunks of a writer that dies here expire on their own: no meta key ever names them.
-        await inFlight.add(this.redis.set(key!, chunk, 'EX', write.ttlSeconds + CHUNK_GRACE_SECONDS));
-        chunks += 1;
+        if (last) {
+          const [key] = this.chunkKeys(name, gen, chunks + 1, chunks);
+          // Chunks of a writer that dies here expire on their own: no meta key ever names them.
+          await inFlight.add(this.redis.set(key!, last, 'EX', chunkTtl));
+          chunks += 1;
+        }
+        last = chunk;
       }
       await inFlight.drain();
-      const meta: RedisMeta = { bytes: counter.bytes, contentType, chunks, gen };
-      const multi = this.redis.multi();
-      for (const key of this.chunkKeys(name, gen, chunks))
-        multi.expire(key, write.ttlSeconds + CHUNK_GRACE_SECONDS);
-      multi.set(this.metaKey(name), JSON.stringify(meta), 'EX', write.ttlSeconds, 'GET');
-      const results = await multi.exec();
+      const meta: RedisMeta = { bytes: counter.bytes, contentType, chunks: chunks + (last ? 1 : 0), gen };
+      // One connection runs these in order: the meta key appears after every chunk it names.
+      const batch = this.redis.pipeline();
+      if (Date.now() - startedAt > REFRESH_AFTER_SECONDS * 1000) {
+        for (const key of this.chunkKeys(name, gen, chunks)) {
+          batch.expire(key, write.ttlSeconds + CHUNK_GRACE_SECONDS);
+        }
+      }
+      if (last) batch.set(this.chunkKeys(name, gen, chunks + 1, chunks)[0]!, last, 'EX', chunkTtl);
+      batch.set(this.metaKey(name), JSON.stringify(meta), 'EX', write.ttlSeconds, 'GET');
+      const results = await batch.exec();
+      for (const [error] of results ?? []) if (error) throw error;
       const previous = results?.at(-1)?.[1];
-      if (typeof previous === 'string') await this.retire(name, parseMeta(previous), REPLACED_GRACE_SECONDS);
+      // The file is written: a replaced generation left behind only expires later.
+      if (typeof previous === 'string') await this.retire(name, parseMeta(previous)).catch(() => undefined);
       return { bytes: meta.bytes, contentType };
     } catch (error) {
       await inFlight.settle();
-      await this.deleteKeys(this.chunkKeys(name, gen, chunks + this.window)).catch(() => undefined);
+      await this.deleteKeys(this.chunkKeys(name, gen, chunks + this.window + 1)).catch(() => undefined);
       throw error;
     }
   }
@@ -130,17 +173,25 @@ export class RedisFileStore implements FileStore {
   }
 
   async delete(name: string): Promise<void> {
-    const meta = await this.readMeta(name);
-    await this.redis.del(this.metaKey(name), this.listKey(name));
-    if (meta) await this.retire(name, meta, 0);
+    await this.deleteFile(name, '');
   }
 
   /** Deletes the file unless `keep` was asked for it; false when it was kept. */
   async deleteUnlessKept(name: string): Promise<boolean> {
-    const meta = await this.readMeta(name);
-    if (meta?.keptUntil && meta.keptUntil > Date.now()) return false;
-    await this.delete(name);
-    return true;
+    return (await this.deleteFile(name, String(Date.now()))) === 1;
+  }
+
+  /** One round trip (see DELETE_FILE); `keptAfter` '' deletes a kept file too. */
+  private deleteFile(name: string, keptAfter: string): Promise<number> {
+    if (!('kinemaDeleteFile' in this.redis)) {
+      this.redis.defineCommand('kinemaDeleteFile', { numberOfKeys: 2, lua: DELETE_FILE });
+    }
+    return (this.redis as FilesRedis).kinemaDeleteFile(
+      this.metaKey(name),
+      this.listKey(name),
+      `${this.options.prefix}:blob:${name}:`,
+      keptAfter,
+    );
   }
 
   async keep(name: string, seconds: number): Promise<boolean> {
@@ -164,19 +215,15 @@ export class RedisFileStore implements FileStore {
     return true;
   }
 
-  /** Drops a generation's chunks now, or after `graceSeconds` for readers still on it. */
-  private async retire(name: string, meta: RedisMeta, graceSeconds: number): Promise<void> {
+  /** Drops a replaced generation's chunks after a grace period, for readers still on it. */
+  private async retire(name: string, meta: RedisMeta): Promise<void> {
     if (!meta.gen) {
       await this.redis.del(this.listKey(name));
       return;
     }
-    const keys = this.chunkKeys(name, meta.gen, meta.chunks);
-    if (graceSeconds <= 0) {
-      await this.deleteKeys(keys);
-      return;
-    }
     const pipeline = this.redis.pipeline();
-    for (const key of keys) pipeline.expire(key, graceSeconds);
+    for (const key of this.chunkKeys(name, meta.gen, meta.chunks))
+      pipeline.expire(key, REPLACED_GRACE_SECONDS);
     await pipeline.exec();
   }
 

@@ -129,6 +129,20 @@ describe('fair queue with one worker slot', () => {
     expect(await priority('B1')).toBe(2 ** 20 + 1);
   });
 
+  it('enqueues a chat event delivered twice once: the first request stays, no second turn is taken', async () => {
+    h = await FairQueueHarness.start();
+    await h.pipeline.queue.queue.pause();
+    await h.send('A', 'A1');
+    const id = h.id('A1');
+    const first = (await h.pipeline.queue.queue.getJob(id))!.data;
+    const again = { ...first, request: { ...first.request, prompt: 'A1 again' } };
+    expect(await h.pipeline.queue.enqueue(id, again)).toEqual({ jobId: id, duplicate: true });
+    expect((await h.pipeline.queue.records.get(id))?.request.prompt).toBe('A1');
+    expect((await h.pipeline.queue.queue.getJob(id))?.data.request.prompt).toBe('A1');
+    await h.send('A', 'A2');
+    expect((await h.pipeline.queue.queue.getJob(h.id('A2')))?.priority).toBe(2);
+  });
+
   it('keeps every turn within BullMQ’s priority limit, in both bands', async () => {
     h = await FairQueueHarness.start();
     await h.pipeline.queue.queue.pause();

@@ -69,6 +69,36 @@ describe('WorkerProgressWriter (worker side: the one throttle)', () => {
       [40, 'step 5/10'],
     ]);
   });
+  it('sends only the latest of the updates that come while a write is on its way, and settles after it', async () => {
+    const landed: (number | undefined)[] = [];
+    const slow: (() => void)[] = [];
+    const writer = new WorkerProgressWriter(
+      {
+        data: {},
+        updateProgress: (progress: object) =>
+          new Promise<void>((resolve) =>
+            slow.push(() => {
+              landed.push((progress as JobProgress).percent);
+              resolve();
+            }),
+          ),
+      },
+      0,
+    );
+    for (const percent of [10, 20, 30]) await writer.write({ phase: 'running', percent });
+    expect(slow).toHaveLength(1);
+    let settled = false;
+    const settling = writer.settled().then(() => {
+      settled = true;
+    });
+    slow.shift()?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(slow).toHaveLength(1);
+    expect(settled).toBe(false);
+    slow.shift()?.();
+    await settling;
+    expect(landed).toEqual([10, 30]);
+  });
 });
 
 describe('BotStatusTracker (bot side: the one coalescer)', () => {
