@@ -94,7 +94,7 @@ h.pipeline.blobs.putStream = async (...args: Parameters<typeof putStream>) => {
   // The video is what the post waits for; its poster and last frame come after it.
   const [, kind, jobId] = /^(result|poster|last-frame)-(.+)$/.exec(args[0]) ?? [];
   if (kind === 'result') mark('stored', jobId);
-  else if (jobId) mark('stills', jobId);
+  else if (kind === 'last-frame') mark('stills', jobId); // stored after the poster
   return result;
 };
 
@@ -142,6 +142,7 @@ for (let index = 0; index < jobs + warmup; index += 1) {
   if (index >= warmup) ids.push(jobId);
 }
 
+await waitFor(() => marks.get(ids.at(-1)!)?.stills, 'the last stills', 10_000);
 const steps: [string, Mark, Mark][] = [
   ['download from the backend to disk', 'done', 'downloaded'],
   ['prepare for chat (probe; stills come after)', 'downloaded', 'prepared'],

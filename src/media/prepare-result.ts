@@ -32,7 +32,7 @@ export async function prepareForDelivery(
   options: VideoToolOptions = {},
 ): Promise<PreparedResult> {
   const probe = await normaliseForChat(inputPath, outputPath, options);
-  return { ...probe, makeStills: () => makeStills(outputPath, options) };
+  return { ...probe, makeStills: () => makeStills(outputPath, { ...options, background: true }) };
 }
 
 /** The poster and the last frame of `videoPath`, beside it; side by side, so the slower one sets the time. */
