@@ -98,9 +98,12 @@ export class BlobStore {
    */
   async expect(names: readonly string[], seconds: number): Promise<void> {
     if (names.length === 0) return;
-    const batch = this.redis.multi();
+    // One round trip; each announcement stands alone, so no transaction.
+    const batch = this.redis.pipeline();
     for (const name of names) batch.set(this.comingKey(name), '1', 'EX', seconds);
-    await batch.exec();
+    const replies = (await batch.exec()) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed) throw failed[0];
   }
 
   /** The announced files will not come after all (making them failed): readers stop waiting. */
