@@ -4,8 +4,9 @@
  * the task done to the moment the mp4 is in the job's status message on the fake Discord (real
  * discord.js, worker, delivery queue and Redis with a unique prefix). Jobs run one at a time, each
  * in its own channel so the channel's budget never makes one wait. The worker prepares results as
- * in production (`prepareForDelivery`: probe, remux if needed, poster, last frame). Prints the median and p95, and
- * the median of each step in between. Asserts nothing.
+ * in production (`prepareForDelivery`: probe, remux if needed; the poster and last frame once the
+ * video is handed to delivery). Prints the median and p95, the median of each step in between, and
+ * how long after the post the stills were stored. Asserts nothing.
  */
 import { Queue } from 'bullmq';
 import type { BackendJob, VideoBackend } from '../src/backends/backend.js';
@@ -52,7 +53,16 @@ const h = await startDiscordHarness(
 );
 
 /** Each job's moments, in the order they happen. */
-type Mark = 'done' | 'downloaded' | 'prepared' | 'stored' | 'picked' | 'readBack' | 'uploading' | 'posted';
+type Mark =
+  | 'done'
+  | 'downloaded'
+  | 'prepared'
+  | 'stored'
+  | 'picked'
+  | 'readBack'
+  | 'uploading'
+  | 'posted'
+  | 'stills';
 const marks = new Map<string, Partial<Record<Mark, number>>>();
 let current = '';
 const mark = (what: Mark, jobId = current) => {
@@ -81,8 +91,10 @@ const backend: VideoBackend = {
 const putStream = h.pipeline.blobs.putStream.bind(h.pipeline.blobs);
 h.pipeline.blobs.putStream = async (...args: Parameters<typeof putStream>) => {
   const result = await putStream(...args);
-  // The video, then its poster and last frame: the last of them ends the step.
-  if (current && args[0].endsWith(current)) mark('stored');
+  // The video is what the post waits for; its poster and last frame come after it.
+  const [, kind, jobId] = /^(result|poster|last-frame)-(.+)$/.exec(args[0]) ?? [];
+  if (kind === 'result') mark('stored', jobId);
+  else if (kind === 'last-frame') mark('stills', jobId); // stored after the poster
   return result;
 };
 
@@ -130,10 +142,11 @@ for (let index = 0; index < jobs + warmup; index += 1) {
   if (index >= warmup) ids.push(jobId);
 }
 
+await waitFor(() => marks.get(ids.at(-1)!)?.stills, 'the last stills', 10_000);
 const steps: [string, Mark, Mark][] = [
   ['download from the backend to disk', 'done', 'downloaded'],
-  ['prepare for chat (probe, poster, last frame)', 'downloaded', 'prepared'],
-  ['store video, poster, last frame in Redis', 'prepared', 'stored'],
+  ['prepare for chat (probe; stills come after)', 'downloaded', 'prepared'],
+  ['store the video in Redis, announce stills', 'prepared', 'stored'],
   ['delivery queue to the bot', 'stored', 'picked'],
   ['find the channel and status', 'picked', 'readBack'],
   ['read back to disk, caption, schedule', 'readBack', 'uploading'],
@@ -152,6 +165,10 @@ for (const [label, from, to] of steps) {
   const spans = ids.map((id) => marks.get(id)![to]! - marks.get(id)![from]!);
   console.log(`  ${label.padEnd(44)} ${ms(median(spans)).padStart(7)}`);
 }
+const stillsAfter = ids.map((id) => marks.get(id)!.stills! - marks.get(id)!.posted!);
+console.log(
+  `poster and last frame stored, after the post (median, max): ${ms(median(stillsAfter))}, ${ms(Math.max(...stillsAfter))}`,
+);
 
 await deliveries.close();
 await h.worker.close();

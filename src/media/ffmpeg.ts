@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { unlink } from 'node:fs/promises';
+import { setPriority } from 'node:os';
 import { resolve } from 'node:path';
 import { ffmpegPath, ffprobePath } from './binaries.js';
 
@@ -12,7 +13,12 @@ export interface VideoToolOptions {
   /** Kills ffmpeg/ffprobe after this long. Default 10 minutes. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Work nobody is waiting for (a posted video's stills): run at a low CPU priority (nice 10). */
+  background?: boolean;
 }
+
+/** Nice value of background runs: they take what CPU the bot and the worker leave. */
+const BACKGROUND_NICE = 10;
 
 /** ffmpeg or ffprobe is not installed (or not on PATH). */
 export class FfmpegMissingError extends Error {
@@ -67,6 +73,13 @@ export function run(binary: string, args: readonly string[], options: RunOptions
       return;
     }
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+    if (options.background && child.pid) {
+      try {
+        setPriority(child.pid, BACKGROUND_NICE);
+      } catch {
+        // Not allowed here, or already gone: it runs at the normal priority.
+      }
+    }
     let stdout = '';
     let stderr = '';
     let settled = false;

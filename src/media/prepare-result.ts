@@ -1,19 +1,30 @@
 import { dirname, join } from 'node:path';
 import { type ChatVideoOptions, normaliseForChat } from './chat-video.js';
+import type { VideoToolOptions } from './ffmpeg.js';
 import { lastFrame, posterFrame } from './frames.js';
 import type { ProbeResult } from './probe.js';
 
 /** Poster width: enough for a preview, small enough to keep for weeks. */
 const POSTER_MAX_WIDTH = 640;
 
+/** Stills of a prepared video, written next to it: a small JPEG poster and the last frame at full size (PNG). */
+export interface ResultStills {
+  poster: string;
+  lastFrame: string;
+}
+
 export interface PreparedResult extends ProbeResult {
-  /** Stills written next to the video: a small JPEG poster and the last frame at full size (PNG). */
-  stills: { poster: string; lastFrame: string };
+  /**
+   * Makes the stills from the prepared file. Apart, because nothing the chat shows needs them: the
+   * worker posts the video first and makes them after (each is an ffmpeg run, 30–100 ms to start).
+   */
+  makeStills(): Promise<ResultStills>;
 }
 
 /**
- * What the worker does with a finished video: make it play inline in chat, and keep what later
- * features need (a poster, and the last frame that an extension starts from).
+ * What the worker does with a finished video: make it play inline in chat (a file that already does
+ * is kept byte for byte), and, through `makeStills`, keep what later features need (a poster, and
+ * the last frame that an extension starts from).
  */
 export async function prepareForDelivery(
   inputPath: string,
@@ -21,12 +32,16 @@ export async function prepareForDelivery(
   options: ChatVideoOptions = {},
 ): Promise<PreparedResult> {
   const probe = await normaliseForChat(inputPath, outputPath, options);
-  const dir = dirname(outputPath);
+  return { ...probe, makeStills: () => makeStills(outputPath, { ...options, background: true }) };
+}
+
+/** The poster and the last frame of `videoPath`, beside it; side by side, so the slower one sets the time. */
+export async function makeStills(videoPath: string, options: VideoToolOptions = {}): Promise<ResultStills> {
+  const dir = dirname(videoPath);
   const stills = { poster: join(dir, 'poster.jpg'), lastFrame: join(dir, 'last-frame.png') };
-  // Independent reads of the finished file: side by side, the job waits for the slower one only.
   await Promise.all([
-    posterFrame(outputPath, stills.poster, { ...options, maxWidth: POSTER_MAX_WIDTH }),
-    lastFrame(outputPath, stills.lastFrame, options),
+    posterFrame(videoPath, stills.poster, { ...options, maxWidth: POSTER_MAX_WIDTH }),
+    lastFrame(videoPath, stills.lastFrame, options),
   ]);
-  return { ...probe, stills };
+  return stills;
 }

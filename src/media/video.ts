@@ -23,5 +23,5 @@ export {
   type SampleFramesOptions,
   sampleFrames,
 } from './frames.js';
-export { type PreparedResult, prepareForDelivery } from './prepare-result.js';
+export { makeStills, type PreparedResult, prepareForDelivery, type ResultStills } from './prepare-result.js';
 export { countFrames, hasFastStart, isChatPlayable, type ProbeResult, probeVideo } from './probe.js';

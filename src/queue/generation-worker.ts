@@ -277,26 +277,32 @@ export class GenerationWorker {
         });
         throw new UnrecoverableError('withheld by moderation');
       }
-      const { prepared, stillKeys } = stored;
-      const result: VideoResult = {
-        videoKey: `result-${jobId}`,
-        ...stillKeys,
-        bytes: prepared.bytes,
-        durationSeconds: prepared.durationSeconds,
-        width: prepared.width,
-        height: prepared.height,
-        seed: job.data.request.seed,
-        model: job.data.request.model,
-        taskId: ref.taskId,
-        renderMs: Date.now() - (ref.submittedAt || started),
-        notes,
-        ...(cost ? { cost } : {}),
-      };
-      await progress.write({ phase: 'delivering', percent: 100 }, true);
-      await progress.settled();
-      telemetry.jobRendered({ renderSeconds: result.renderMs / 1000 });
-      await this.deps.deliveries.send(jobId, job.data, { kind: 'succeeded', result });
-      return result;
+      const { prepared, stillKeys, stills } = stored;
+      try {
+        const result: VideoResult = {
+          videoKey: `result-${jobId}`,
+          ...stillKeys,
+          bytes: prepared.bytes,
+          durationSeconds: prepared.durationSeconds,
+          width: prepared.width,
+          height: prepared.height,
+          seed: job.data.request.seed,
+          model: job.data.request.model,
+          taskId: ref.taskId,
+          renderMs: Date.now() - (ref.submittedAt || started),
+          notes,
+          ...(cost ? { cost } : {}),
+        };
+        await progress.write({ phase: 'delivering', percent: 100 }, true);
+        telemetry.jobRendered({ renderSeconds: result.renderMs / 1000 });
+        await this.deps.deliveries.send(jobId, job.data, { kind: 'succeeded', result });
+        // The stills once the video is on its way (readers of their keys wait for them); the job
+        // finishes when they are stored, so a worker that dies first leaves them to the next one.
+        const { posterKey, lastFrameKey, ...rest } = result;
+        return { ...rest, ...(await stills.store(log)) };
+      } finally {
+        await stills.discard();
+      }
     } catch (error) {
       progress.stop();
       await progress.settled();

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { BlobMeta, FileStore, OpenedBlob } from './file-store.js';
 import { RedisFileStore } from './redis-files.js';
@@ -15,6 +16,10 @@ export { BlobTooLargeError } from './file-store.js';
  * deleted once delivered (queue/delivery.ts), unless `keep` pinned it for a public link. With
  * object storage everything goes to the bucket and is kept for `ttlSeconds`; files that were in
  * Redis before the bucket was configured stay readable until they expire.
+ *
+ * A file can be announced before it exists (`expect`: a result's stills, made after its video is
+ * posted). While the announcement lasts, a reader that finds no file waits for it instead of
+ * taking it for missing (`<prefix>:blob:<name>:coming`, in Redis whichever store holds the file).
  */
 
 export type Lifetime = 'stored' | 'result';
@@ -36,12 +41,15 @@ export interface BlobStoreOptions {
   objects?: FileStore;
 }
 
+/** How often a reader looks again for an announced file. */
+const COMING_POLL_MS = 50;
+
 export class BlobStore {
   private readonly redisFiles: RedisFileStore;
   private readonly objects?: FileStore;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly options: BlobStoreOptions,
   ) {
     this.redisFiles = new RedisFileStore(redis, { prefix: options.prefix, chunkBytes: options.chunkBytes });
@@ -80,13 +88,54 @@ export class BlobStore {
     return this.primary.putStream(name, source, contentType, { ttlSeconds, maxBytes: options.maxBytes });
   }
 
-  async meta(name: string): Promise<BlobMeta | undefined> {
-    return (await this.primary.meta(name)) ?? (await this.fallback?.meta(name));
+  private comingKey(name: string) {
+    return `${this.options.prefix}:blob:${name}:coming`;
   }
 
-  /** Streams the file; undefined when it expired or never existed. */
-  async open(name: string): Promise<OpenedBlob | undefined> {
-    return (await this.primary.open(name)) ?? (await this.fallback?.open(name));
+  /**
+   * Says these files are on their way and will be written within `seconds`: until then (or until
+   * `unexpect`), `meta`, `open` and `read` wait for them rather than answer that they do not exist.
+   */
+  async expect(names: readonly string[], seconds: number): Promise<void> {
+    if (names.length === 0) return;
+    // One round trip; each announcement stands alone, so no transaction.
+    const batch = this.redis.pipeline();
+    for (const name of names) batch.set(this.comingKey(name), '1', 'EX', seconds);
+    const replies = (await batch.exec()) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+
+  /** The announced files will not come after all (making them failed): readers stop waiting. */
+  async unexpect(names: readonly string[]): Promise<void> {
+    if (names.length > 0) await this.redis.del(...names.map((name) => this.comingKey(name)));
+  }
+
+  /**
+   * Looks up with `find`; a file announced but not there yet is looked up again until it is, or is
+   * no longer announced. A plain miss costs one more command.
+   */
+  private async whenThere<T>(name: string, find: () => Promise<T | undefined>): Promise<T | undefined> {
+    for (;;) {
+      const found = await find();
+      if (found || !(await this.redis.exists(this.comingKey(name)))) return found;
+      await sleep(COMING_POLL_MS);
+    }
+  }
+
+  meta(name: string): Promise<BlobMeta | undefined> {
+    return this.whenThere(
+      name,
+      async () => (await this.primary.meta(name)) ?? (await this.fallback?.meta(name)),
+    );
+  }
+
+  /** Streams the file; undefined when it expired or never existed (an announced one is waited for). */
+  open(name: string): Promise<OpenedBlob | undefined> {
+    return this.whenThere(
+      name,
+      async () => (await this.primary.open(name)) ?? (await this.fallback?.open(name)),
+    );
   }
 
   async read(name: string): Promise<Buffer | undefined> {

@@ -99,6 +99,13 @@ describe('normaliseForChat', () => {
     expect(Math.abs(out.bytes - before.bytes)).toBeLessThan(2048);
   });
 
+  it('keeps a file that already plays inline (H.264 yuv420p, faststart) byte for byte', async () => {
+    await makeMp4(file('ready.mp4'), { faststart: true, audio: true });
+    const out = await normaliseForChat(file('ready.mp4'), file('ready-out.mp4'));
+    expect(out).toMatchObject({ codec: 'h264', pixFmt: 'yuv420p', fastStart: true, hasAudio: true });
+    expect((await readFile(file('ready-out.mp4'))).equals(await readFile(file('ready.mp4')))).toBe(true);
+  });
+
   it('remuxes H.264 with PCM audio from a .mov, converting only the audio', async () => {
     await runFfmpeg([
       '-f',

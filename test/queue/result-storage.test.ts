@@ -12,6 +12,7 @@ import { countFrames, prepareForDelivery } from '../../src/media/video.js';
 import { Pipeline } from '../../src/pipeline.js';
 import { DeliveryWorker } from '../../src/queue/delivery.js';
 import type { GenerationWorker } from '../../src/queue/generation-worker.js';
+import type { VideoPreparer } from '../../src/queue/result-files.js';
 import { PublicLinks } from '../../src/service/public-links.js';
 import { decodeFrame, makeMp4, meanDifference, rgbOf, tempDir } from '../support/media.js';
 import { waitFor } from '../support/processes.js';
@@ -55,6 +56,22 @@ afterAll(async () => {
 
 type Behaviour = (delivery: DeliveryJobData, links: PublicLinks) => Promise<void>;
 
+/** While set, the worker's stills wait for it: a test holds them back to read their keys before they exist. */
+let stillsHeldBy: Promise<void> | undefined;
+/** While set, making the stills fails with it. */
+let stillsFailWith: Error | undefined;
+const preparer: VideoPreparer = async (input, output) => {
+  const prepared = await prepareForDelivery(input, output);
+  return {
+    ...prepared,
+    makeStills: async () => {
+      await stillsHeldBy;
+      if (stillsFailWith) throw stillsFailWith;
+      return prepared.makeStills();
+    },
+  };
+};
+
 /** A pipeline, a worker and the bot's DeliveryWorker; the handler does what the job's prompt names. */
 async function harness(label: string, objectStorage?: Awaited<ReturnType<typeof startLocalS3>>) {
   const prefix = uniquePrefix(label);
@@ -87,7 +104,7 @@ async function harness(label: string, objectStorage?: Awaited<ReturnType<typeof 
   );
   const worker: GenerationWorker = await pipeline.startWorker(
     new ScriptedBackend(service.url),
-    prepareForDelivery,
+    preparer,
     FAST,
   );
 
@@ -120,6 +137,9 @@ async function harness(label: string, objectStorage?: Awaited<ReturnType<typeof 
   }
 
   const metaTtl = (key: string) => redis.ttl(`${prefix}:blob:${key}:meta`);
+  /** The stored file's record as it is this moment (no waiting for an announced one). */
+  const rawMeta = (key: string) => redis.get(`${prefix}:blob:${key}:meta`);
+  const rawComing = (key: string) => redis.exists(`${prefix}:blob:${key}:coming`);
 
   async function close() {
     await deliveries.close();
@@ -129,7 +149,7 @@ async function harness(label: string, objectStorage?: Awaited<ReturnType<typeof 
     await cleanPrefix(redis, prefix);
   }
 
-  return { pipeline, links, handled, run, metaTtl, close };
+  return { pipeline, links, handled, run, metaTtl, rawMeta, rawComing, close };
 }
 
 describe('result storage in Redis', () => {
@@ -153,18 +173,61 @@ describe('result storage in Redis', () => {
     expect(ttlWhileDelivering).toBeLessThanOrEqual(RESULT_TTL);
     expect(result).toMatchObject({ posterKey: expect.any(String), lastFrameKey: expect.any(String) });
 
-    // Posted: the video leaves Redis; what later features need stays.
+    // Posted: the video leaves Redis; what later features need stays (made after the post: a
+    // reader of their keys waits for them).
     await waitFor(async () => !(await h.pipeline.blobs.meta(result.videoKey)), 'the delivered video to go');
+    expect(await h.pipeline.blobs.meta(result.posterKey!)).toMatchObject({ contentType: 'image/jpeg' });
+    expect(await h.pipeline.blobs.meta(result.lastFrameKey!)).toMatchObject({ contentType: 'image/png' });
     expect(await h.metaTtl(result.posterKey!)).toBeGreaterThan(STORAGE_TTL - 60);
     expect(await h.metaTtl(result.lastFrameKey!)).toBeGreaterThan(STORAGE_TTL - 60);
     expect(await h.metaTtl(image.key)).toBeGreaterThan(STORAGE_TTL - 60);
 
-    expect(await h.pipeline.blobs.meta(result.posterKey!)).toMatchObject({ contentType: 'image/jpeg' });
-    expect(await h.pipeline.blobs.meta(result.lastFrameKey!)).toMatchObject({ contentType: 'image/png' });
     const last = await rgbOf((await h.pipeline.blobs.read(result.lastFrameKey!))!);
     expect({ width: last.width, height: last.height }).toEqual({ width: 832, height: 480 });
     const frames = await countFrames(delivered);
     expect(meanDifference(last, await decodeFrame(delivered, frames - 1, dir))).toBeLessThan(0.5);
+  });
+
+  it('posts the video before its stills are made, and a reader of the last frame during the post gets it', async () => {
+    let release = () => {};
+    stillsHeldBy = new Promise((resolve) => {
+      release = resolve;
+    });
+    let stillsWhenPosted: unknown;
+    let frameDuringPost: Buffer | undefined;
+    try {
+      const { result } = await h.run('extend at once', async (delivery) => {
+        const { posterKey, lastFrameKey } = (delivery.outcome as { result: VideoResult }).result;
+        stillsWhenPosted = await Promise.all([posterKey, lastFrameKey].map((key) => h.rawMeta(key!)));
+        // As an Extend pressed the moment the video appears would: the read waits for the frame.
+        const reading = h.pipeline.blobs.read(lastFrameKey!);
+        release();
+        frameDuringPost = await reading;
+      });
+      expect(stillsWhenPosted).toEqual([null, null]);
+      const frame = await rgbOf(frameDuringPost!);
+      expect({ width: frame.width, height: frame.height }).toEqual({ width: 832, height: 480 });
+      expect(frameDuringPost!.equals((await h.pipeline.blobs.read(result.lastFrameKey!))!)).toBe(true);
+    } finally {
+      release();
+      stillsHeldBy = undefined;
+    }
+  });
+
+  it('still finishes a posted job whose stills could not be made, and its readers are told at once', async () => {
+    stillsFailWith = new Error('ffmpeg ran out of memory');
+    try {
+      const { jobId, result } = await h.run('no stills');
+      await waitFor(async () => (await h.pipeline.queue.state(jobId)) === 'completed', 'the job to finish');
+      // The announcement is withdrawn: readers are not left waiting for it to lapse.
+      expect(await h.rawComing(result.lastFrameKey!)).toBe(0);
+      expect(await h.pipeline.blobs.read(result.lastFrameKey!)).toBeUndefined();
+      expect(await h.pipeline.blobs.meta(result.posterKey!)).toBeUndefined();
+      const finished = await h.pipeline.queue.queue.getJob(jobId);
+      expect(finished?.returnvalue).not.toHaveProperty('lastFrameKey');
+    } finally {
+      stillsFailWith = undefined;
+    }
   });
 
   it('keeps a video whose delivery failed, and deletes it once a retry posts it', async () => {
@@ -222,7 +285,9 @@ describe.skipIf(Boolean(skipReason))(
     });
 
     it('stores the video and its stills in the bucket and keeps the video after delivery', async () => {
-      const { result } = await h.run('kept in the bucket');
+      const { jobId, result } = await h.run('kept in the bucket');
+      // s3rver shows an object while it is being written (S3 does not): look once the job is done.
+      await waitFor(async () => (await h.pipeline.queue.state(jobId)) === 'completed', 'the stills');
       expect(await h.metaTtl(result.videoKey)).toBe(-2);
       expect(await h.metaTtl(result.lastFrameKey!)).toBe(-2);
       await new Promise((resolve) => setTimeout(resolve, 300));

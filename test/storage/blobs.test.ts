@@ -47,6 +47,31 @@ describe('BlobStore in Redis', () => {
   });
 });
 
+describe('files announced before they exist', () => {
+  it('makes a reader wait for an announced file, and answer at once for one that is not', async () => {
+    await redisOnly.expect(['poster-1', 'last-frame-1'], 30);
+    let read: Buffer | undefined;
+    const reading = redisOnly.read('last-frame-1').then((bytes) => {
+      read = bytes;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(read).toBeUndefined();
+    await redisOnly.put('last-frame-1', Buffer.from('png'), 'image/png');
+    await reading;
+    expect(read?.toString()).toBe('png');
+    expect(await redisOnly.meta('never-announced')).toBeUndefined();
+  });
+
+  it('lets readers go when an announced file will not come', async () => {
+    await redisOnly.expect(['poster-2'], 30);
+    const reading = redisOnly.meta('poster-2');
+    await redisOnly.unexpect(['poster-2']);
+    expect(await reading).toBeUndefined();
+    await redisOnly.expect(['poster-3'], 1);
+    expect(await redisOnly.open('poster-3')).toBeUndefined();
+  });
+});
+
 describe.skipIf(!withBucket)(
   skipReason ? `BlobStore with a bucket (skipped: ${skipReason})` : 'BlobStore with a bucket (s3rver)',
   () => {
