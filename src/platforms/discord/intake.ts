@@ -170,12 +170,7 @@ async function postFirstStatus(
   });
   const { home, channelId } = place;
   if (home.kind === 'reply') {
-    await context.messages.setStatus(jobId, {
-      channelId,
-      messageId: home.messageId,
-      postedAt: home.interaction.createdTimestamp,
-    });
-    context.replies.set(jobId, home.interaction);
+    // Recorded before the job was queued (submitAndAnswer); an outcome that came first is not overdrawn.
     // A notice (no worker online) stays as the message's text: later edits leave the text alone.
     const first = submitted.notice ? { ...payload, content: submitted.notice } : payload;
     await context.sink.update(jobId, channelId, { payload: first, priority: 'first' });
@@ -205,6 +200,18 @@ export async function submitAndAnswer(
   submit: (reportTo: ReportTarget) => Promise<Submitted>,
   place: JobPlace,
 ): Promise<AnimateAnswer> {
+  const { home, channelId } = place;
+  if (home.kind === 'reply') {
+    // The reply is the status before the job exists: an outcome that comes back before the first
+    // status is drawn (a fast render on a busy bot) goes into this reply, not into a second message.
+    await context.messages.setStatusIfAbsent(place.jobId, {
+      channelId,
+      messageId: home.messageId,
+      postedAt: home.interaction.createdTimestamp,
+    });
+    await context.messages.linkMessage(home.messageId, place.jobId);
+    context.replies.set(place.jobId, home.interaction);
+  }
   const result = await submitAndPost(context.service, context.feed, {
     submit: () => submit(reportTarget(place)),
     explain: (error) => explain(context, error),
