@@ -97,7 +97,7 @@ export async function submitModal(
     appPermissions: interaction.appPermissions,
   };
   // The image is only known after a Redis read; a stand-in passes the checks that need none.
-  const precheck = await checkAnimate(context, { ...input, image: PENDING_IMAGE });
+  const precheck = checkAnimate(context, { ...input, image: PENDING_IMAGE });
   if (!precheck.ok) {
     await answerPrivately(context, interaction, precheck.text);
     return;
@@ -109,7 +109,7 @@ export async function submitModal(
     interaction.user.id,
   );
   const checked = attachment
-    ? await checkAnimate(context, { ...input, image: attachment })
+    ? checkAnimate(context, { ...input, image: attachment })
     : {
         ok: false as const,
         text: 'That took too long and I lost the image; pick "Animate this image" again.',

@@ -97,7 +97,7 @@ export async function execute(
     if (option) options[name] = option.value;
   }
   const user = userOf(interaction);
-  const checked = await checkAnimate(context, {
+  const checked = checkAnimate(context, {
     options,
     advanced: interaction.options.getString('advanced'),
     image: interaction.options.getAttachment('image'),

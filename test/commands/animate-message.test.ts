@@ -3,7 +3,7 @@ import { Collection, MessageFlags } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { execute, submitModal } from '../../commands/animate-message.js';
 import { CUSTOM_ID } from '../../src/platforms/discord/render.js';
-import { fakeDiscordContext, interactionBase, USER } from '../support/discord-commands.js';
+import { fakeDiscordContext, interactionBase, publicDefers, USER } from '../support/discord-commands.js';
 
 /** "Animate this image"'s `execute` and `submitModal` alone (the end-to-end runs: test/platforms/discord). */
 
@@ -65,7 +65,7 @@ describe('"Animate this image" (the command file)', () => {
     };
     await submitModal(interaction as unknown as ModalSubmitInteraction, kit.context);
     // Acknowledged publicly (it would have become the status), then withdrawn and told privately.
-    expect(interaction.deferReply).toHaveBeenCalledWith({ withResponse: true });
+    expect(publicDefers(interaction)).toHaveLength(1);
     expect(interaction.deleteReply).toHaveBeenCalledTimes(1);
     expect(interaction.followUp).toHaveBeenCalledWith({
       content: 'That took too long and I lost the image; pick "Animate this image" again.',

@@ -1,14 +1,21 @@
-import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
+import {
+  type ChatInputCommandInteraction,
+  MessageFlags,
+  PermissionFlagsBits,
+  PermissionsBitField,
+} from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { execute } from '../../commands/animate.js';
 import { UserFacingError } from '../../src/core/errors.js';
 import type { SubmitInput } from '../../src/service/generation-service.js';
 import {
+  BOT_PERMISSIONS,
   CHANNEL,
   fakeDiscordContext,
   GUILD,
   INTERACTION,
   interactionBase,
+  publicDefers,
   REPLY,
   USER,
 } from '../support/discord-commands.js';
@@ -41,9 +48,12 @@ describe('/animate (the command file)', () => {
   it('acknowledges publicly first, submits what was asked, and shows the status in that reply', async () => {
     const kit = invoke({ prompt: 'a boat drifts', num_frames: 49, advanced: 'shift=3' });
     await kit.run();
-    expect(kit.interaction.deferReply).toHaveBeenCalledTimes(1);
-    expect(kit.interaction.deferReply).toHaveBeenCalledWith({ withResponse: true });
-    expect(kit.interaction.deferReply.mock.invocationCallOrder[0]).toBeLessThan(
+    // One public "thinking" reply (type 5, not ephemeral), sent before anything else.
+    const defers = publicDefers(kit.interaction);
+    expect(defers).toHaveLength(1);
+    expect(defers[0]!.body.data?.flags ?? 0).toBe(0);
+    expect(defers[0]!.route).toContain(`/interactions/${INTERACTION}/`);
+    expect(kit.interaction.client.rest.post.mock.invocationCallOrder[0]).toBeLessThan(
       kit.service.submit.mock.invocationCallOrder[0]!,
     );
     expect(kit.service.submit).toHaveBeenCalledTimes(1);
@@ -57,7 +67,7 @@ describe('/animate (the command file)', () => {
     });
     // No second message: the public reply is the job's status, queued first in its channel.
     expect(kit.interaction.channel.send).not.toHaveBeenCalled();
-    expect(kit.messages.setStatus).toHaveBeenCalledWith(`dc-${INTERACTION}`, {
+    expect(kit.statuses.get(`dc-${INTERACTION}`)).toEqual({
       channelId: CHANNEL,
       messageId: REPLY,
       postedAt: kit.interaction.createdTimestamp,
@@ -85,12 +95,16 @@ describe('/animate (the command file)', () => {
     expect(reply.content).toMatch(/^Please fix:\n• .*num_frames must be a number of the form 4n\+1/);
   });
 
-  it("answers with the service's refusal, in Discord words, privately, and queues nothing", async () => {
+  it('answers with the access refusal (checked before the ack, without I/O), in Discord words, privately, and queues nothing', async () => {
     const kit = invoke({ prompt: 'a boat drifts' });
-    kit.service.refusal.mockResolvedValueOnce({ reason: 'bot-cannot-post', missing: ['Attach Files'] });
+    // The bot may not attach files here: the video could never be posted.
+    (kit.interaction as { appPermissions: unknown }).appPermissions = new PermissionsBitField(
+      BOT_PERMISSIONS.bitfield & ~PermissionFlagsBits.AttachFiles,
+    );
     await kit.run();
     expect(kit.service.submit).not.toHaveBeenCalled();
     expect(kit.interaction.deferReply).not.toHaveBeenCalled();
+    expect(publicDefers(kit.interaction)).toHaveLength(0);
     const [reply] = kit.interaction.reply.mock.calls[0]! as [{ content: string; flags: number }];
     expect(reply.flags).toBe(MessageFlags.Ephemeral);
     expect(reply.content).toContain('Attach Files');
@@ -100,7 +114,7 @@ describe('/animate (the command file)', () => {
     const kit = invoke({ prompt: 'a boat drifts' });
     kit.service.submit.mockRejectedValueOnce(new UserFacingError('the image could not be downloaded'));
     await kit.run();
-    expect(kit.interaction.deferReply).toHaveBeenCalledWith({ withResponse: true });
+    expect(publicDefers(kit.interaction)).toHaveLength(1);
     expect(kit.interaction.deleteReply).toHaveBeenCalledTimes(1);
     const [followUp] = kit.interaction.followUp.mock.calls[0]! as [{ content: string; flags: number }];
     expect(followUp.flags).toBe(MessageFlags.Ephemeral);

@@ -41,6 +41,10 @@ export function fakeDiscordContext() {
   const picks = new Map<string, PickedAttachment>();
   const messages = {
     setStatus: vi.fn(async (jobId: string, ref: StatusMessageRef) => void statuses.set(jobId, ref)),
+    setStatusIfAbsent: vi.fn(async (jobId: string, ref: StatusMessageRef) => {
+      if (!statuses.has(jobId)) statuses.set(jobId, ref);
+    }),
+    linkMessage: vi.fn(async (_messageId: string, _jobId: string) => undefined),
     status: vi.fn(async (jobId: string) => statuses.get(jobId)),
     setPicked: vi.fn(async (messageId: string, userId: string, attachment: PickedAttachment) => {
       picks.set(`${messageId}:${userId}`, attachment);
@@ -95,7 +99,13 @@ export function interactionBase(channel = fakeChannel()) {
     appPermissions: BOT_PERMISSIONS,
     user: { id: USER, displayName: 'alice' },
     member: { displayName: 'Alice', roles: [] as string[] },
-    client: { channels: { fetch: vi.fn(async () => null) } },
+    client: {
+      channels: { fetch: vi.fn(async () => null) },
+      // The public defer goes out raw (replies.ts): the interaction callback, with its response.
+      rest: {
+        post: vi.fn(async (_route: string, _options: unknown) => ({ resource: { message: { id: REPLY } } })),
+      },
+    },
     deferReply: vi.fn(async (_options: unknown) => ({ resource: { message: { id: REPLY } } })),
     fetchReply: vi.fn(async () => ({ id: REPLY })),
     deleteReply: vi.fn(async () => undefined),
@@ -104,4 +114,14 @@ export function interactionBase(channel = fakeChannel()) {
     reply: vi.fn(async (_options: unknown) => undefined),
     showModal: vi.fn(async (_modal: unknown) => undefined),
   };
+}
+
+/** The public defers the interaction sent (replies.ts posts the callback itself, with its response). */
+export function publicDefers(interaction: { client: { rest: { post: { mock: { calls: unknown[][] } } } } }) {
+  return interaction.client.rest.post.mock.calls
+    .map(([route, options]) => ({
+      route: String(route),
+      ...(options as { body: { type: number; data?: { flags?: number } } }),
+    }))
+    .filter((call) => call.body.type === 5);
 }

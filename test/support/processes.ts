@@ -10,9 +10,17 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-/** Starts a TypeScript entry point of this repo in its own Node process (through tsx). */
-export function spawnTs(entry: string, env: Record<string, string>, args: string[] = []): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+/**
+ * Starts a TypeScript entry point of this repo in its own Node process (through tsx); `nodeArgs` go
+ * to node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not take).
+ */
+export function spawnTs(
+  entry: string,
+  env: Record<string, string>,
+  args: string[] = [],
+  nodeArgs: string[] = [],
+): Spawned {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
 import { type ButtonInteraction, type ModalSubmitInteraction, PermissionFlagsBits } from 'discord.js';
+import { accessRefusal } from '../../service/checks.js';
 import type { DiscordContext } from './context.js';
 import { openExtend, submitExtend } from './extend.js';
 import { roleIdsOf } from './guards.js';
@@ -69,7 +70,9 @@ export async function handleButton(
     appPermissions: interaction.appPermissions,
   };
   const where = { guildId: interaction.guildId, channelId: interaction.channelId };
-  const refused = await context.service.refusal(rerunOrigin(context, input, where));
+  // The config's allowlists only (no I/O before the ack); the service checks the rest after it.
+  const origin = rerunOrigin(context, input, where);
+  const refused = accessRefusal(origin.access, origin.place);
   if (refused) {
     await answerPrivately(context, interaction, refusalText(refused));
     return true;

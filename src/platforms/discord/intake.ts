@@ -1,7 +1,7 @@
 import type { MessageCreateOptions, PermissionsBitField, RepliableInteraction } from 'discord.js';
 import type { ReportTarget } from '../../core/job.js';
 import { type GenerationSettings, parseKeyValues, parseSettings } from '../../core/request.js';
-import type { Origin } from '../../service/checks.js';
+import { accessRefusal, type Origin } from '../../service/checks.js';
 import type { QueuePosition, Submitted } from '../../service/generation-service.js';
 import type { ImageSource } from '../../service/input-images.js';
 import { capitalise } from '../shared/answers.js';
@@ -170,12 +170,7 @@ async function postFirstStatus(
   });
   const { home, channelId } = place;
   if (home.kind === 'reply') {
-    await context.messages.setStatus(jobId, {
-      channelId,
-      messageId: home.messageId,
-      postedAt: home.interaction.createdTimestamp,
-    });
-    context.replies.set(jobId, home.interaction);
+    // Recorded before the job was queued (submitAndAnswer); an outcome that came first is not overdrawn.
     // A notice (no worker online) stays as the message's text: later edits leave the text alone.
     const first = submitted.notice ? { ...payload, content: submitted.notice } : payload;
     await context.sink.update(jobId, channelId, { payload: first, priority: 'first' });
@@ -205,6 +200,18 @@ export async function submitAndAnswer(
   submit: (reportTo: ReportTarget) => Promise<Submitted>,
   place: JobPlace,
 ): Promise<AnimateAnswer> {
+  const { home, channelId } = place;
+  if (home.kind === 'reply') {
+    // The reply is the status before the job exists: an outcome that comes back before the first
+    // status is drawn (a fast render on a busy bot) goes into this reply, not into a second message.
+    await context.messages.setStatusIfAbsent(place.jobId, {
+      channelId,
+      messageId: home.messageId,
+      postedAt: home.interaction.createdTimestamp,
+    });
+    await context.messages.linkMessage(home.messageId, place.jobId);
+    context.replies.set(place.jobId, home.interaction);
+  }
   const result = await submitAndPost(context.service, context.feed, {
     submit: () => submit(reportTarget(place)),
     explain: (error) => explain(context, error),
@@ -229,15 +236,18 @@ const discordImage = (context: DiscordContext, attachment: AttachmentLike): Imag
 });
 
 /**
- * Everything about `/animate` that needs no I/O, before the acknowledgement: who and where first
- * (before anything is parsed), then the options, then the images as Discord declared them.
+ * Everything about `/animate` that needs no I/O, before the acknowledgement (synchronous, about
+ * 10 µs, so nothing but the defer waits for anything): who and where by the config's allowlists
+ * and the bot's permissions first (before anything is parsed), then the options, then the images
+ * as Discord declared them. What needs Redis (a server's allowed channels, caps, quotas, pause) is
+ * the service's to check after the ack; its refusal withdraws the public reply.
  */
-export async function checkAnimate(
+export function checkAnimate(
   context: DiscordContext,
   input: AnimateInput,
-): Promise<{ ok: true; request: AnimateRequest } | { ok: false; text: string }> {
+): { ok: true; request: AnimateRequest } | { ok: false; text: string } {
   const origin = originOf(context, { ...input, roleIds: roleIdsOf(input.member as never) });
-  const refused = await context.service.refusal(origin);
+  const refused = accessRefusal(origin.access, origin.place);
   if (refused) return { ok: false, text: refusalText(refused) };
   const settings = settingsFrom(input.options, input.advanced);
   if (!settings.ok) return { ok: false, text: fixList(settings.errors) };

@@ -1,4 +1,11 @@
-import { type InteractionEditReplyOptions, MessageFlags, type RepliableInteraction } from 'discord.js';
+import {
+  type InteractionEditReplyOptions,
+  InteractionResponseType,
+  MessageFlags,
+  type RESTPostAPIInteractionCallbackWithResponseResult,
+  type RepliableInteraction,
+  Routes,
+} from 'discord.js';
 import type { DiscordContext } from './context.js';
 
 /**
@@ -12,14 +19,29 @@ const quiet = { allowedMentions: { parse: [] } };
 
 const channelOf = (interaction: RepliableInteraction) => interaction.channelId ?? 'unknown';
 
-/** Acknowledges publicly; the reply becomes the job's status message. Returns its message id. */
+/**
+ * Acknowledges publicly; the reply becomes the job's status message. Returns its message id.
+ *
+ * The defer is sent as discord.js's `deferReply({ withResponse: true })` sends it, and the
+ * interaction marked deferred as that does, but the message id is read from the raw answer: under a
+ * burst, building and caching a discord.js Message for every empty "thinking" reply is CPU that
+ * the next commands' acks wait behind.
+ */
 export async function deferPublicly(
   context: DiscordContext,
   interaction: RepliableInteraction,
 ): Promise<string> {
   context.sender.remember(interaction);
-  const response = await context.acks.ack(() => interaction.deferReply({ withResponse: true }));
-  return response.resource?.message?.id ?? (await interaction.fetchReply()).id;
+  const answer = (await context.acks.ack(() =>
+    interaction.client.rest.post(Routes.interactionCallback(interaction.id, interaction.token), {
+      body: { type: InteractionResponseType.DeferredChannelMessageWithSource, data: { flags: 0 } },
+      auth: false,
+      query: new URLSearchParams({ with_response: 'true' }),
+    }),
+  )) as RESTPostAPIInteractionCallbackWithResponseResult | undefined;
+  interaction.deferred = true;
+  interaction.ephemeral = false;
+  return answer?.resource?.message?.id ?? (await interaction.fetchReply()).id;
 }
 
 /** Acknowledges privately (a cancel click): the answer follows with `editPrivateReply`. */

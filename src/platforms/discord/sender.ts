@@ -73,8 +73,13 @@ export class DiscordSender {
 
   /** Interaction routes name a token, not a channel: remember which channel each token answers in. */
   remember(interaction: { token: string; channelId: string | null; createdTimestamp: number }) {
+    // Oldest first (tokens are remembered as interactions arrive): stop at the first still alive,
+    // so a command costs no more when thousands of tokens are alive.
     const now = Date.now();
-    for (const [token, entry] of this.tokens) if (entry.until < now) this.tokens.delete(token);
+    for (const [token, entry] of this.tokens) {
+      if (entry.until >= now) break;
+      this.tokens.delete(token);
+    }
     if (interaction.channelId) {
       this.tokens.set(interaction.token, {
         channelId: interaction.channelId,

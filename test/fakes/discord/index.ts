@@ -287,7 +287,14 @@ export async function startFakeDiscord(options: FakeDiscordOptions = {}): Promis
     const delivered = events.interactionCreate(payload);
     if (delivered === 0)
       throw new Error('fake discord: no gateway session exists to receive the interaction');
-    return { id: rec.id, token: rec.token, applicationId: world.applicationId, attachments, payload };
+    return {
+      id: rec.id,
+      token: rec.token,
+      applicationId: world.applicationId,
+      attachments,
+      payload,
+      dispatchedAt: now,
+    };
   };
 
   const findComponent = (components: Json, customId: string): JsonObject | null => {

@@ -177,6 +177,8 @@ export interface InvokedInteraction {
   /** For attachment options: the hosted attachments. */
   attachments: { id: string; url: string; size: number }[];
   payload: JsonObject;
+  /** When the gateway sent it (the fake's clock): an ack's latency runs from here to its callback's `at`. */
+  dispatchedAt: number;
 }
 
 export interface CreateMessageOptions {

@@ -53,4 +53,34 @@ describe('the role allowlist', () => {
     expect(await reply(click.id)).toMatch(/You need one of the roles allowed/);
     expect(await h.pipeline.queue.queue.getJobCounts()).toEqual(jobsBefore);
   });
+
+  it("refuses /animate in a channel the server's settings leave out: read after the public defer, the reply is withdrawn and the person told privately, nothing queued", async () => {
+    const actor = {
+      platform: 'discord',
+      userId: h.moderatorId,
+      serverId: h.discord.guild('Studio').id,
+      serverAdmin: true,
+    };
+    const elsewhere = '399999999999999999';
+    expect((await h.api!.admin.setSetting(actor, 'allowed_channels', elsewhere)).ok).toBe(true);
+    try {
+      const jobsBefore = await h.pipeline.queue.queue.getJobCounts();
+      const invoked = h.discord.invokeSlashCommand({
+        userId: h.moderatorId,
+        channelId: h.channelId,
+        name: 'animate',
+        options: {
+          image: { bytes: h.png, filename: 'a.png', contentType: 'image/png' },
+          prompt: 'not in this channel',
+        } as never,
+      });
+      expect(await reply(invoked.id)).toBe(`Kinema is not enabled in this channel; try <#${elsewhere}>.`);
+      // The public reply of the defer does not stay in the channel.
+      const original = h.discord.interaction(invoked.id)!.originalMessageId!;
+      await waitFor(() => h.discord.message(original)?.deleted, 'the public reply withdrawn');
+      expect(await h.pipeline.queue.queue.getJobCounts()).toEqual(jobsBefore);
+    } finally {
+      await h.api!.admin.resetSetting(actor, 'allowed_channels');
+    }
+  });
 });

@@ -86,6 +86,36 @@ describe('a lone job, with Discord budget and cadence as in production', () => {
     expect(h.discord.stats.rateLimited).toBe(0);
     expect(h.bot!.scheduler.stats.rateLimited).toBe(0);
   });
+
+  it('puts a video that comes back before the first status is drawn into the reply: no second message', async () => {
+    // A busy bot: the job is queued and rendered before the bot gets round to drawing its status.
+    const api = h.api!;
+    const position = api.position.bind(api);
+    const since = h.discord.requests.length;
+    const videoSent = () =>
+      h.discord.requests.slice(since).some((r) => r.fileCount > 0 && r.status > 0 && r.status < 300);
+    api.position = async (jobId) => {
+      await waitFor(videoSent, 'the video before the first status').catch(() => undefined);
+      return position(jobId);
+    };
+    try {
+      await h.channelIdle();
+      const [invoked] = h.burst(1);
+      const jobId = `dc-${invoked!.id}`;
+      const result = await waitFor(() => doneWithVideo(h, jobId), 'the video in the status message');
+      expect(result.id).toBe(h.discord.interaction(invoked!.id)!.originalMessageId);
+      // The late first status does not draw "Queued" over the result either.
+      await h.channelIdle();
+      expect(embedOf(h, result.id)?.title).toBe('Done');
+      const mine = h.discord
+        .messages(h.channelId, { includeEphemeral: false })
+        .filter((m) => m.authorId === h.discord.botUserId && m.id > result.id);
+      expect(mine).toHaveLength(0);
+      expect(h.discord.requests.slice(since).filter((r) => r.fileCount > 0)).toHaveLength(1);
+    } finally {
+      api.position = position;
+    }
+  });
 });
 
 describe('a burst of /animate from several users in one channel, with an instant backend', () => {
