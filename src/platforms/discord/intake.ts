@@ -152,6 +152,15 @@ function reportTarget(place: JobPlace): ReportTarget {
   };
 }
 
+const replyRef = (
+  place: JobPlace,
+  home: { messageId: string; interaction: { createdTimestamp: number } },
+) => ({
+  channelId: place.channelId,
+  messageId: home.messageId,
+  postedAt: home.interaction.createdTimestamp,
+});
+
 /** The job's first status: the deferred reply edited to show it, or a new message, in the channel's turn. */
 async function postFirstStatus(
   context: DiscordContext,
@@ -171,6 +180,14 @@ async function postFirstStatus(
   const { home, channelId } = place;
   if (home.kind === 'reply') {
     // Recorded before the job was queued (submitAndAnswer); an outcome that came first is not overdrawn.
+    // Another reply of a double submit may have recorded itself first: this one queued the job, so it
+    // is the status (the other is withdrawn as a duplicate).
+    const recorded = await context.messages.status(jobId);
+    if (!recorded || (recorded.messageId !== home.messageId && !recorded.finished)) {
+      await context.messages.setStatus(jobId, replyRef(place, home));
+      await context.messages.linkMessage(home.messageId, jobId);
+      context.replies.set(jobId, home.interaction);
+    }
     // A notice (no worker online) stays as the message's text: later edits leave the text alone.
     const first = submitted.notice ? { ...payload, content: submitted.notice } : payload;
     await context.sink.update(jobId, channelId, { payload: first, priority: 'first' });
@@ -200,17 +217,16 @@ export async function submitAndAnswer(
   submit: (reportTo: ReportTarget) => Promise<Submitted>,
   place: JobPlace,
 ): Promise<AnimateAnswer> {
-  const { home, channelId } = place;
+  const { home } = place;
   if (home.kind === 'reply') {
     // The reply is the status before the job exists: an outcome that comes back before the first
     // status is drawn (a fast render on a busy bot) goes into this reply, not into a second message.
-    await context.messages.setStatusIfAbsent(place.jobId, {
-      channelId,
-      messageId: home.messageId,
-      postedAt: home.interaction.createdTimestamp,
-    });
-    await context.messages.linkMessage(home.messageId, place.jobId);
-    context.replies.set(place.jobId, home.interaction);
+    // A double submit of one form: only the reply that recorded itself first speaks for the job until
+    // the one whose submit queued it takes over (postFirstStatus); the other is withdrawn.
+    if (await context.messages.setStatusIfAbsent(place.jobId, replyRef(place, home))) {
+      await context.messages.linkMessage(home.messageId, place.jobId);
+      context.replies.set(place.jobId, home.interaction);
+    }
   }
   const result = await submitAndPost(context.service, context.feed, {
     submit: () => submit(reportTarget(place)),

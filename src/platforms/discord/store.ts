@@ -23,7 +23,7 @@ export class DiscordMessages extends StatusMessages<StatusMessageRef, string> {
   }
 
   /** The outcome came before any status message: a status post still waiting is skipped. */
-  markUnposted(jobId: string, channelId: string): Promise<void> {
+  markUnposted(jobId: string, channelId: string): Promise<boolean> {
     return this.setStatusIfAbsent(jobId, {
       channelId,
       messageId: `unposted-${jobId}`,

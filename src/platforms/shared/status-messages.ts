@@ -41,8 +41,16 @@ export class StatusMessages<Ref extends StatusRefBase, Delivered> {
    * Records a status only where none is recorded yet, and maps no message to it: a job whose outcome
    * came before its status message was posted is marked, so the late post is skipped.
    */
-  async setStatusIfAbsent(jobId: string, ref: Ref): Promise<void> {
-    await this.redis.set(this.key('status', jobId), JSON.stringify(ref), 'EX', this.ttlSeconds, 'NX');
+  /** Whether this call set it (nothing was recorded for the job before). */
+  async setStatusIfAbsent(jobId: string, ref: Ref): Promise<boolean> {
+    const set = await this.redis.set(
+      this.key('status', jobId),
+      JSON.stringify(ref),
+      'EX',
+      this.ttlSeconds,
+      'NX',
+    );
+    return set === 'OK';
   }
 
   async status(jobId: string): Promise<Ref | undefined> {
