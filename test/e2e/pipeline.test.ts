@@ -274,6 +274,8 @@ describe('job pipeline on a real Redis', () => {
       expect(delivery.outcome).toMatchObject({ kind: 'succeeded', result: { taskId } });
       expect(lapsedAt).toBeDefined();
       expect([...checks].filter((at) => at >= lapsedAt! && at < freedBy)).toEqual([]);
+      // The job completes once its poster and last frame are stored, just after the delivery is sent.
+      await waitFor(() => seen.includes('completed'), 'the job to complete').catch(() => undefined);
       expect(seen).toEqual(['stalled', 'active', 'completed']);
       expect(service.submissions() - before).toBe(1);
     } finally {

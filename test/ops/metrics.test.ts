@@ -119,7 +119,11 @@ describe('GET /metrics', () => {
     // The worker: the outcome, the wait and the render, the queue and the workers; Node's own metrics.
     const atWorker = await waitFor(async () => {
       const scraped = await scrape(worker);
-      return sample(scraped.text, /kinema_jobs_total\{[^}]*outcome="succeeded"[^}]*\}/) === 1 && scraped;
+      // The job completes once its poster and last frame are stored, just after the video is posted.
+      const done = sample(scraped.text, /kinema_queue_jobs\{state="completed"\}/) === 1;
+      return (
+        sample(scraped.text, /kinema_jobs_total\{[^}]*outcome="succeeded"[^}]*\}/) === 1 && done && scraped
+      );
     }, 'the job counted at the worker');
     expect(atWorker.status).toBe(200);
     expect(atWorker.type).toMatch(/^text\/plain; version=0\.0\.4/);
