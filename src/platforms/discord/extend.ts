@@ -1,23 +1,20 @@
 import {
-  ActionRowBuilder,
   type Attachment,
   type ButtonInteraction,
   type Message,
   ModalBuilder,
   type ModalSubmitInteraction,
-  TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
 import { UserFacingError } from '../../core/errors.js';
 import { PROMPT_MAX_CHARS } from '../../core/request.js';
 import { keyValues, remixValues } from '../../core/result-details.js';
-import { truncate } from '../../core/status-text.js';
 import type { VideoSource } from '../../service/extend.js';
 import { capitalise } from '../shared/answers.js';
 import { NOT_POSTED, postedVideo } from '../shared/posted-video.js';
 import type { DiscordContext } from './context.js';
-import { roleIdsOf } from './guards.js';
-import { replyPlace, settingsFrom, submitAndAnswer, userOf } from './intake.js';
+import { clickedBy, clickedIn, formParent, prefilledField } from './derived-form.js';
+import { replyPlace, settingsFrom, submitAndAnswer } from './intake.js';
 import { fixList, refusalText } from './refusals.js';
 import { CUSTOM_ID } from './render.js';
 import { answerPrivately, deferPublicly, withdrawPublicReply } from './replies.js';
@@ -36,39 +33,10 @@ const NOT_IN_SETTINGS = new Set(['prompt', 'negative_prompt', 'seed']);
 const EXPIRED = "That video's settings have expired, so it cannot be extended; start a new /animate.";
 const MODAL_ID = /^kinema:extend-modal:(\d+):(.+)$/;
 
-type Clicked = ButtonInteraction | ModalSubmitInteraction;
-
-const who = (interaction: Clicked) => ({
-  user: userOf(interaction),
-  roleIds: roleIdsOf(interaction.member as never),
-  channel: interaction.channel,
-  appPermissions: interaction.appPermissions,
-});
-const where = (interaction: Clicked) => ({
-  guildId: interaction.guildId,
-  channelId: interaction.channelId ?? '',
-});
-
-function field(id: string, label: string, style: TextInputStyle, value: string | undefined, max: number) {
-  const input = new TextInputBuilder()
-    .setCustomId(id)
-    .setLabel(label)
-    .setStyle(style)
-    .setRequired(id === 'prompt')
-    .setMaxLength(max);
-  if (value) input.setValue(truncate(value, max));
-  return new ActionRowBuilder<TextInputBuilder>().addComponents(input);
-}
-
 /** The Extend button: refused privately past MAX_EXTENSIONS, else the form, pre-filled from the stored job. */
 export async function openExtend(context: DiscordContext, interaction: ButtonInteraction, jobId: string) {
-  const origin = rerunOrigin(context, { parentJobId: jobId, ...who(interaction) }, where(interaction));
-  const [record, refused] = await Promise.all([
-    context.service.record(jobId),
-    context.service.refusal(origin),
-  ]);
-  if (refused) return answerPrivately(context, interaction, refusalText(refused));
-  if (!record) return answerPrivately(context, interaction, EXPIRED);
+  const record = await formParent(context, interaction, jobId, EXPIRED);
+  if (!record) return;
   const chain = await context.service.extendRefusal(jobId);
   if (chain) return answerPrivately(context, interaction, `${capitalise(chain)}.`);
   const customId = CUSTOM_ID.extendModal(interaction.id, jobId);
@@ -80,9 +48,15 @@ export async function openExtend(context: DiscordContext, interaction: ButtonInt
     .setCustomId(customId)
     .setTitle('Extend this video')
     .addComponents(
-      field('prompt', 'What happens next?', paragraph, values.get('prompt'), PROMPT_MAX_CHARS),
-      field('negative_prompt', 'Negative prompt', paragraph, values.get('negative_prompt'), PROMPT_MAX_CHARS),
-      field(
+      prefilledField('prompt', 'What happens next?', paragraph, values.get('prompt'), PROMPT_MAX_CHARS),
+      prefilledField(
+        'negative_prompt',
+        'Negative prompt',
+        paragraph,
+        values.get('negative_prompt'),
+        PROMPT_MAX_CHARS,
+      ),
+      prefilledField(
         SETTINGS_FIELD,
         'Model, length and more (key=value)',
         TextInputStyle.Short,
@@ -137,8 +111,8 @@ export async function submitExtend(context: DiscordContext, interaction: ModalSu
   }
   const settings = settingsFrom(options, interaction.fields.getTextInputValue(SETTINGS_FIELD));
   if (!settings.ok) return answerPrivately(context, interaction, fixList(settings.errors));
-  const input = { parentJobId, ...who(interaction) };
-  const refused = await context.service.refusal(rerunOrigin(context, input, where(interaction)));
+  const input = { parentJobId, ...clickedBy(interaction) };
+  const refused = await context.service.refusal(rerunOrigin(context, input, clickedIn(interaction)));
   if (refused) return answerPrivately(context, interaction, refusalText(refused));
   const chain = await context.service.extendRefusal(parentJobId);
   if (chain) return answerPrivately(context, interaction, `${capitalise(chain)}.`);

@@ -1,9 +1,7 @@
 import {
-  ActionRowBuilder,
   type ButtonInteraction,
   ModalBuilder,
   type ModalSubmitInteraction,
-  TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
 import { MODEL_IDS, PROMPT_MAX_CHARS } from '../../core/request.js';
@@ -11,8 +9,8 @@ import { keyValues, remixValues } from '../../core/result-details.js';
 import { truncate } from '../../core/status-text.js';
 import type { JobDetails } from '../../service/generation-service.js';
 import type { DiscordContext } from './context.js';
-import { roleIdsOf } from './guards.js';
-import { replyPlace, settingsFrom, submitAndAnswer, userOf } from './intake.js';
+import { clickedBy, clickedIn, formParent, prefilledField } from './derived-form.js';
+import { replyPlace, settingsFrom, submitAndAnswer } from './intake.js';
 import { explain, fixList, refusalText } from './refusals.js';
 import { CUSTOM_ID } from './render.js';
 import {
@@ -35,39 +33,10 @@ const OWN_FIELDS = ['prompt', 'negative_prompt', 'model', 'seed'] as const;
 const SETTINGS_FIELD = 'settings';
 const EXPIRED = "That video's settings have expired, so it cannot be remixed; start a new /animate.";
 
-type Clicked = ButtonInteraction | ModalSubmitInteraction;
-
-const who = (interaction: Clicked) => ({
-  user: userOf(interaction),
-  roleIds: roleIdsOf(interaction.member as never),
-  channel: interaction.channel,
-  appPermissions: interaction.appPermissions,
-});
-const where = (interaction: Clicked) => ({
-  guildId: interaction.guildId,
-  channelId: interaction.channelId ?? '',
-});
-
-function input(id: string, label: string, style: TextInputStyle, value: string | undefined, max: number) {
-  const field = new TextInputBuilder()
-    .setCustomId(id)
-    .setLabel(label)
-    .setStyle(style)
-    .setRequired(id === 'prompt')
-    .setMaxLength(max);
-  if (value) field.setValue(truncate(value, max));
-  return new ActionRowBuilder<TextInputBuilder>().addComponents(field);
-}
-
 /** The Remix button: the form opens pre-filled from the stored job (one Redis read, then the modal). */
 export async function openRemix(context: DiscordContext, interaction: ButtonInteraction, jobId: string) {
-  const origin = rerunOrigin(context, { parentJobId: jobId, ...who(interaction) }, where(interaction));
-  const [record, refused] = await Promise.all([
-    context.service.record(jobId),
-    context.service.refusal(origin),
-  ]);
-  if (refused) return answerPrivately(context, interaction, refusalText(refused));
-  if (!record) return answerPrivately(context, interaction, EXPIRED);
+  const record = await formParent(context, interaction, jobId, EXPIRED);
+  if (!record) return;
   const values = remixValues(record.request);
   const rest = [...values].filter(([name]) => !(OWN_FIELDS as readonly string[]).includes(name));
   // Custom ids hold 100 characters; a job id too long for one cannot be remixed from a form.
@@ -78,17 +47,41 @@ export async function openRemix(context: DiscordContext, interaction: ButtonInte
     .setCustomId(customId)
     .setTitle('Remix this video')
     .addComponents(
-      input('prompt', 'Prompt: what should happen?', paragraph, values.get('prompt'), PROMPT_MAX_CHARS),
-      input('negative_prompt', 'Negative prompt', paragraph, values.get('negative_prompt'), PROMPT_MAX_CHARS),
-      input(
+      prefilledField(
+        'prompt',
+        'Prompt: what should happen?',
+        paragraph,
+        values.get('prompt'),
+        PROMPT_MAX_CHARS,
+      ),
+      prefilledField(
+        'negative_prompt',
+        'Negative prompt',
+        paragraph,
+        values.get('negative_prompt'),
+        PROMPT_MAX_CHARS,
+      ),
+      prefilledField(
         'model',
         `Model (${MODEL_IDS.join(', ')})`.slice(0, 45),
         TextInputStyle.Short,
         values.get('model'),
         40,
       ),
-      input('seed', 'Seed (empty or -1: a new random one)', TextInputStyle.Short, values.get('seed'), 12),
-      input(SETTINGS_FIELD, 'Length, size and more (key=value)', TextInputStyle.Short, keyValues(rest), 1000),
+      prefilledField(
+        'seed',
+        'Seed (empty or -1: a new random one)',
+        TextInputStyle.Short,
+        values.get('seed'),
+        12,
+      ),
+      prefilledField(
+        SETTINGS_FIELD,
+        'Length, size and more (key=value)',
+        TextInputStyle.Short,
+        keyValues(rest),
+        1000,
+      ),
     );
   // The modal is the acknowledgement.
   await context.acks.ack(() => interaction.showModal(modal));
@@ -111,8 +104,8 @@ export async function submitRemix(context: DiscordContext, interaction: ModalSub
   }
   const settings = settingsFrom(options, interaction.fields.getTextInputValue(SETTINGS_FIELD));
   if (!settings.ok) return answerPrivately(context, interaction, fixList(settings.errors));
-  const input = { parentJobId, ...who(interaction) };
-  const refused = await context.service.refusal(rerunOrigin(context, input, where(interaction)));
+  const input = { parentJobId, ...clickedBy(interaction) };
+  const refused = await context.service.refusal(rerunOrigin(context, input, clickedIn(interaction)));
   if (refused) return answerPrivately(context, interaction, refusalText(refused));
   const messageId = await deferPublicly(context, interaction);
   await context.acks.settled();
