@@ -154,6 +154,8 @@ describe('loop on Discord', () => {
 
   it('refuses loop with an end frame at once, privately, before anything is acknowledged', async () => {
     const before = fake.tasksCreated();
+    // An immediate reply counts against the channel's budget: it goes at once when there is room.
+    await h.channelIdle();
     const { invoked, jobId } = await animate({
       prompt: 'a door swings',
       loop: true,
