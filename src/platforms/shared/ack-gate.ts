@@ -38,15 +38,20 @@ export class AckGate {
     await new Promise<void>((resolve) => this.waiters.push({ upTo, resolve }));
   }
 
+  /** Ids start in order, so the oldest acknowledgement still out decides for every waiter. */
   private answeredUpTo(upTo: number): boolean {
-    for (const id of this.inFlight) if (id <= upTo) return false;
-    return true;
+    const oldest = this.inFlight.values().next();
+    return oldest.done === true || oldest.value > upTo;
   }
 
   private wake() {
-    const ready = this.waiters.filter((waiter) => this.answeredUpTo(waiter.upTo));
-    if (ready.length === 0) return;
-    this.waiters = this.waiters.filter((waiter) => !ready.includes(waiter));
-    for (const waiter of ready) waiter.resolve();
+    if (this.waiters.length === 0) return;
+    const oldest = this.inFlight.values().next();
+    const answered = oldest.done === true ? Number.POSITIVE_INFINITY : oldest.value - 1;
+    // Waiters are pushed in order of `upTo`, so the ready ones are a prefix.
+    let ready = 0;
+    while (ready < this.waiters.length && this.waiters[ready]!.upTo <= answered) ready += 1;
+    if (ready === 0) return;
+    for (const waiter of this.waiters.splice(0, ready)) waiter.resolve();
   }
 }
