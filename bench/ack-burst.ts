@@ -13,6 +13,11 @@
  * status, and when every video was posted, next to the channel's floor (one counted operation per
  * video at 5 per 5 s). Asserts nothing.
  *
+ * The floor comes first, in the same run: before the bot starts, the same burst (after the same
+ * warm-ups) is answered by bench/ack-floor-client.ts, which does nothing but defer each interaction
+ * from its raw packet over ten kept-alive connections. Its figure is this fake's own time to send
+ * the burst and take 100 callbacks on one thread; no bot measured here can ack faster.
+ *
  * `-- 100 10 acks` stops once every command is acknowledged (the later figures are then empty).
  * BENCH_CPU_PROF=<dir> writes a CPU profile of the bot process there (node --cpu-prof), with
  * `ack-window.txt` beside it: the bot's time under the burst until the last ack, by function.
@@ -66,16 +71,49 @@ const h = await startDiscordHarness(
   { service: { steps: 1, stepMs: 1 } },
 );
 await h.startWorker(4);
+const pickers = users.slice(0, userCount).map((user) => user.id);
+const succeeded = (status: number) => status > 0 && status < 300;
+const ackOf = (invoked: InvokedInteraction) => {
+  const ack = h.discord.callbacks(invoked.id)[0];
+  return ack && succeeded(ack.status) ? ack.at - invoked.dispatchedAt : Number.NaN;
+};
+const discordEnv = {
+  DISCORD_TOKEN: h.discord.token,
+  DISCORD_APPLICATION_ID: h.discord.applicationId,
+  DISCORD_GUILD_ID: h.discord.guild('Studio').id,
+  DISCORD_API_URL: h.discord.apiUrl,
+};
+/** The burst, sent in one turn of the fake's event loop; resolves once every command is acknowledged. */
+const sendBurst = async () => {
+  const burst: InvokedInteraction[] = [];
+  const start = Date.now();
+  for (let index = 0; index < commands; index += 1)
+    burst.push(...h.burst(1, { users: [pickers[index % pickers.length]!] }));
+  const sentMs = Date.now() - start;
+  await waitFor(() => burst.every((invoked) => h.discord.callbacks(invoked.id)[0]), 'every ack', 60_000);
+  const lastAckAt = Math.max(...burst.map((invoked) => h.discord.callbacks(invoked.id)[0]!.at));
+  return { burst, start, sentMs, lastAckAt, acks: burst.map(ackOf) };
+};
+
+// The floor first: the same burst answered by a client that only defers (bench/ack-floor-client.ts),
+// after a lone command and ten more as for the bot. What it measures is this fake's own time.
+const floorClient = spawnTs('bench/ack-floor-client.ts', discordEnv);
+await waitForOutput(floorClient, 'floor client ready', 60_000);
+for (let index = 0; index <= 10; index += 1) {
+  const [one] = h.burst(1, { channelId: h.discord.channelId('warmup') });
+  await waitFor(() => h.discord.callbacks(one!.id)[0], 'a warm-up ack of the floor client');
+  await sleep(100);
+}
+const floor = await sendBurst();
+await stopProcess(floorClient);
+
 const bot = spawnTs(
   'src/main.ts',
   {
     KINEMA_ROLE: 'bot',
     REDIS_URL: h.config.REDIS_URL,
     KINEMA_PREFIX: h.config.KINEMA_PREFIX,
-    DISCORD_TOKEN: h.discord.token,
-    DISCORD_APPLICATION_ID: h.discord.applicationId,
-    DISCORD_GUILD_ID: h.discord.guild('Studio').id,
-    DISCORD_API_URL: h.discord.apiUrl,
+    ...discordEnv,
     MODERATION_IMAGES: 'false',
     HTTP_PORT: '0',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
@@ -86,12 +124,6 @@ const bot = spawnTs(
 );
 await waitForOutput(bot, 'discord bot ready', 60_000);
 const metricsPort = Number(/"port":(\d+)[^\n]*HTTP: \/healthz/.exec(bot.output())?.[1]);
-const pickers = users.slice(0, userCount).map((user) => user.id);
-const succeeded = (status: number) => status > 0 && status < 300;
-const ackOf = (invoked: InvokedInteraction) => {
-  const ack = h.discord.callbacks(invoked.id)[0];
-  return ack && succeeded(ack.status) ? ack.at - invoked.dispatchedAt : Number.NaN;
-};
 
 // A running bot has served commands before (its code is compiled by now): a lone command first,
 // then a few more, one every 100 ms in another channel (paced apart from the burst's).
@@ -137,13 +169,7 @@ const cpuAt = (at: number) => cpuSamples.findLast((sample) => sample.at <= at)?.
 const since = h.discord.requests.length;
 const sampler = sampleCpu();
 await sleep(20);
-const burst: InvokedInteraction[] = [];
-const start = Date.now();
-for (let index = 0; index < commands; index += 1)
-  burst.push(...h.burst(1, { users: [pickers[index % pickers.length]!] }));
-const sentMs = Date.now() - start;
-await waitFor(() => burst.every((invoked) => h.discord.callbacks(invoked.id)[0]), 'every ack', 60_000);
-const lastAckAt = Math.max(...burst.map((invoked) => h.discord.callbacks(invoked.id)[0]!.at));
+const { burst, start, sentMs, lastAckAt, acks } = await sendBurst();
 sampling = false;
 await sampler;
 const ackCpuMs =
@@ -158,7 +184,6 @@ while (videoPosts().length < commands && Date.now() < deadline) await sleep(100)
 const posts = videoPosts();
 const allPostedMs = Math.max(...posts.map((r) => r.at)) - start;
 
-const acks = burst.map(ackOf);
 // A job's status is visible from the first successful message operation that draws it: an edit of
 // its deferred reply (through its token), or any create or edit whose embed names the job.
 const firstStatus = new Map<string, number>();
@@ -190,6 +215,9 @@ console.log(
 console.log(`ack of a lone command (the warm-up): ${ms(loneAckMs)}`);
 console.log(
   `ack (gateway send → callback received, the fake's clock): p50 ${ms(percentile(acks, 0.5))}, p99 ${ms(percentile(acks, 0.99))}, max ${ms(Math.max(...acks))} (${acks.filter(Number.isFinite).length} acked); burst sent in ${ms(sentMs)}, last ack ${ms(lastAckAt - start)} after the first send`,
+);
+console.log(
+  `floor (the same burst answered by a client that only defers, before the bot started): p50 ${ms(percentile(floor.acks, 0.5))}, p99 ${ms(percentile(floor.acks, 0.99))}; burst sent in ${ms(floor.sentMs)}, last ack ${ms(floor.lastAckAt - floor.start)} after the first send`,
 );
 console.log(
   `bot CPU from the first send to the last ack: ${ms(ackCpuMs)} (${(ackCpuMs / commands).toFixed(2)} ms a command; /proc, 10 ms ticks)`,
